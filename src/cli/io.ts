@@ -1,0 +1,28 @@
+// What a command may touch of the process: streams, environment and working folder. Commands
+// return an exit code; only main() hands it to the process.
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+
+export interface CommandIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+}
+
+/** Exit codes (SPEC §6). */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export class UsageError extends Error {}
+
+/** node:util parseArgs, with its errors turned into usage errors (exit 2). */
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    // Node's text goes on about positionals after "--"; the first sentence is what matters.
+    throw new UsageError((e as Error).message.split('. To specify')[0]!);
+  }
+}

@@ -1,0 +1,74 @@
+// gatehouse validate [-c file] [--format text|json|github]
+// Runs the same pipeline as start-up and reload, without opening anything. Exit 0 when valid
+// (warnings allowed), 1 with every error otherwise: fit for CI and pre-commit hooks.
+import path from 'node:path';
+import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs } from '../cli/io.js';
+import type { CommandIo } from '../cli/io.js';
+import { loadConfig } from '../config/load.js';
+import type { GatewayConfig } from '../config/types.js';
+import { displayPath, formatGithub, formatText, hasErrors, toJson } from '../diagnostics.js';
+import type { Diagnostic } from '../diagnostics.js';
+import { plural } from '../certs/check.js';
+
+export const VALIDATE_USAGE = `Usage: gatehouse validate [-c gateway.yaml] [--format text|json|github]
+
+Checks the configuration and the certificates it references, exactly as start-up and reload do.
+Exit code: 0 valid (warnings are printed but do not fail), 1 invalid, 2 usage error.
+
+Options:
+  -c, --config FILE   the configuration (default: gateway.yaml in the current folder)
+  --format FORMAT     text (default), json, or github (workflow annotations)
+`;
+
+const FORMATS = ['text', 'json', 'github'] as const;
+
+export async function validateCommand(args: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, {
+    config: { type: 'string', short: 'c', default: 'gateway.yaml' },
+    format: { type: 'string', default: 'text' },
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (the file goes after -c)`);
+  const format = values.format as (typeof FORMATS)[number];
+  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got "${values.format}")`);
+
+  const file = path.resolve(io.cwd, values.config);
+  const { config, diagnostics } = await loadConfig(file, { env: io.env });
+  const invalid = hasErrors(diagnostics);
+
+  if (format === 'json') {
+    io.stdout.write(
+      JSON.stringify(
+        {
+          file: displayPath(file, io.cwd),
+          valid: !invalid,
+          errors: diagnostics.filter((d) => d.severity === 'error').map((d) => toJson(d, io.cwd)),
+          warnings: diagnostics.filter((d) => d.severity === 'warning').map((d) => toJson(d, io.cwd)),
+          ...(config ? { summary: summarize(config) } : {}),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+  } else {
+    io.stdout.write(format === 'github' ? formatGithub(diagnostics, io.cwd) : formatText(diagnostics, io.cwd));
+    io.stdout.write(summaryLine(file, config, diagnostics, io.cwd) + '\n');
+  }
+  return invalid ? EXIT_FAILED : EXIT_OK;
+}
+
+function summarize(config: GatewayConfig) {
+  const endpoints = config.apis.flatMap((api) => (api.sandbox ? [api.production, api.sandbox] : [api.production]));
+  const aliases = new Set(endpoints.flatMap((e) => e.certificateAliases));
+  const pending = new Set(endpoints.flatMap((e) => e.pendingAliases));
+  return { apis: config.apis.length, endpoints: endpoints.length, certificates: aliases.size, pendingCertificates: pending.size, revision: config.revision };
+}
+
+function summaryLine(file: string, config: GatewayConfig | undefined, diagnostics: readonly Diagnostic[], cwd: string): string {
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = diagnostics.length - errors;
+  const name = displayPath(file, cwd);
+  if (!config) return `${name}: invalid: ${plural(errors, 'error')}${warnings ? `, ${plural(warnings, 'warning')}` : ''}`;
+  const s = summarize(config);
+  const pending = s.pendingCertificates ? ` (${s.pendingCertificates} pending)` : '';
+  return `${name}: valid: ${plural(s.apis, 'API')}, ${plural(s.endpoints, 'endpoint')}, ${plural(s.certificates, 'certificate alias')}${pending}${warnings ? `; ${plural(warnings, 'warning')}` : ''}`;
+}

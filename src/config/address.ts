@@ -1,0 +1,31 @@
+// Listen addresses as written ("0.0.0.0:8280", "[::1]:9901", "localhost:8080", or a port alone).
+import type { DocumentAddress, ListenAddress } from './types.js';
+
+const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]*)):([0-9]{1,5})$/;
+
+/** The address, or undefined when the port is out of range (the schema checked the form). */
+export function parseAddress(value: DocumentAddress): ListenAddress | undefined {
+  if (typeof value === 'number') return value >= 0 && value <= 65535 ? { host: '', port: value } : undefined;
+  const match = HOST_PORT.exec(value);
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  return { host: match[1] ?? match[2] ?? '', port };
+}
+
+const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::', '[::]']);
+
+export function isWildcardHost(host: string): boolean {
+  return WILDCARD_HOSTS.has(host);
+}
+
+export function formatAddress(address: ListenAddress): string {
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host || '0.0.0.0';
+  return `${host}:${address.port}`;
+}
+
+/** Two listeners would fight for the same socket (port 0 always gets a fresh port). */
+export function addressesOverlap(a: ListenAddress, b: ListenAddress): boolean {
+  if (a.port === 0 || a.port !== b.port) return false;
+  return a.host === b.host || isWildcardHost(a.host) || isWildcardHost(b.host);
+}

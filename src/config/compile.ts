@@ -1,0 +1,324 @@
+// Compile: a valid document plus the files read from the certificates folder → the typed,
+// effective configuration (inheritance applied, durations in milliseconds, certificates parsed),
+// with the certificate diagnostics of SPEC §2. Pure: all I/O happened before.
+import { createHash } from 'node:crypto';
+import { hostnameProblem, expiryState, plural } from '../certs/check.js';
+import { checkListenerFiles } from '../certs/listener.js';
+import type { ListenerFiles } from '../certs/listener.js';
+import { certificateLabel, parseCertificateBytes } from '../certs/parse.js';
+import type { CertificateDirectory } from '../certs/read.js';
+import { displayPath } from '../diagnostics.js';
+import { parseAddress } from './address.js';
+import { parseDuration } from './durations.js';
+import type { Reporter } from './reporter.js';
+import { documentEndpoints, endpointPointer, resolveSetting } from './resolve.js';
+import { TLS_VERSIONS } from './rules.js';
+import type {
+  ApiConfig,
+  CertificateFile,
+  EndpointConfig,
+  EndpointRole,
+  GatewayConfig,
+  GatewayDocument,
+  HostnameVerifier,
+  HttpsListenerConfig,
+  TlsVersion,
+} from './types.js';
+
+export interface CompileInput {
+  readonly file: string;
+  readonly document: GatewayDocument;
+  /** Absolute path of the certificates folder. */
+  readonly certsDirectory: string;
+  readonly certificates: CertificateDirectory;
+  readonly listenerFiles?: ListenerFiles;
+  readonly nowMs: number;
+  /** SHA-256 of the configuration file's bytes. */
+  readonly configSha256: string;
+}
+
+interface EndpointRef {
+  readonly pointer: string;
+  readonly label: string;
+}
+
+/** Returns the configuration, or undefined when the reporter holds errors. */
+export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig | undefined {
+  const { document: doc, nowMs } = input;
+  const warnBeforeMs = parseDuration(doc.certs.warnBefore)!;
+  const files = compileCertificateFiles(input);
+
+  // Which endpoints use which alias, for messages and for the inventory.
+  const users = new Map<string, EndpointRef[]>();
+  for (const [i, role] of documentEndpoints(doc)) {
+    for (const alias of aliasesOf(doc, i, role)) {
+      const list = users.get(alias) ?? [];
+      list.push({ pointer: endpointPointer(i, role), label: r.path(endpointPointer(i, role)) });
+      users.set(alias, list);
+    }
+  }
+  const usedBy = (alias: string): string => (users.get(alias) ?? []).map((u) => u.label).join(', ');
+
+  // Files that could not be read or parsed: an error when referenced, else an inventory warning.
+  for (const failure of files.failures) {
+    const referenced = users.has(failure.alias);
+    r.fileDiagnostic(
+      referenced ? 'error' : 'warning',
+      failure.code,
+      failure.path,
+      `${failure.reason}${referenced ? ` (certificate alias "${failure.alias}", used by ${usedBy(failure.alias)})` : ' (not referenced by any endpoint: inventory only)'}`,
+      failure.line,
+    );
+  }
+  for (const file of files.withPrivateKey) {
+    r.fileDiagnostic(
+      'warning',
+      'CERT_KEY_IN_TRUST_FILE',
+      file,
+      'holds a private key besides the certificate: the certificates folder holds what the gateway trusts; keep keys out of it',
+    );
+  }
+  if (input.certificates.error !== undefined && users.size > 0) {
+    r.fileDiagnostic(
+      'warning',
+      'CERT_DIRECTORY',
+      input.certificates.directory,
+      `the certificates folder cannot be read: ${input.certificates.error}; every endpoint with a certificate answers 503 CERTIFICATE_PENDING until its file appears (certs.directory is relative to ${displayPath(input.file)})`,
+    );
+  }
+
+  // Expiry of every referenced file, once per file.
+  for (const [alias, list] of users) {
+    const file = files.byAlias.get(alias)?.[0];
+    if (!file || files.byAlias.get(alias)!.length > 1) continue;
+    for (const info of file.certificates) {
+      const state = expiryState(info, nowMs, warnBeforeMs);
+      const who = `used by ${list.map((u) => u.label).join(', ')}`;
+      const name = `certificate "${certificateLabel(info)}"`;
+      if (state.state === 'expired') {
+        const reject = doc.certs.expired === 'reject';
+        r.fileDiagnostic(
+          reject ? 'error' : 'warning',
+          'CERT_EXPIRED',
+          file.path,
+          `${name} expired on ${info.notAfter} (${plural(state.daysAgo, 'day')} ago), ${who}; drop the renewed certificate in${reject ? ', or set certs.expired: warn to serve with it anyway' : ''}`,
+        );
+      } else if (state.state === 'not-yet-valid') {
+        r.fileDiagnostic('warning', 'CERT_NOT_YET_VALID', file.path, `${name} is not valid before ${info.notBefore} (in ${plural(state.daysUntil, 'day')}), ${who}; handshakes fail until then`);
+      } else if (state.state === 'expiring') {
+        r.fileDiagnostic('warning', 'CERT_EXPIRING', file.path, `${name} expires on ${info.notAfter} (in ${plural(state.daysLeft, 'day')}), ${who}; renew it`);
+      }
+    }
+  }
+
+  const apis: ApiConfig[] = doc.apis.map((api, i) => {
+    const production = compileEndpoint(input, i, 'production', files.byAlias, r);
+    const sandbox = api.endpoints.sandbox ? compileEndpoint(input, i, 'sandbox', files.byAlias, r) : undefined;
+    return {
+      name: api.name,
+      context: api.context,
+      version: api.version,
+      isDefault: api.default,
+      path: `apis[${i}]`,
+      production,
+      ...(sandbox ? { sandbox } : {}),
+      ...(api.resources ? { resources: api.resources.map((res) => ({ path: res.path, methods: [...res.methods] })) } : {}),
+    };
+  });
+
+  const https = compileHttpsListener(input, r);
+
+  if (r.diagnostics.some((d) => d.severity === 'error')) return undefined;
+
+  return {
+    file: input.file,
+    revision: revisionOf(input, apis, https),
+    listen: { http: parseAddress(doc.listen.http)!, ...(https ? { https } : {}) },
+    admin: { address: parseAddress(doc.admin.address)!, ...(doc.admin.token ? { token: doc.admin.token } : {}) },
+    certs: { directory: input.certsDirectory, warnBeforeMs, expired: doc.certs.expired },
+    reload: { intervalMs: parseDuration(doc.reload.interval)!, preflight: doc.reload.preflight },
+    routing: { sandboxHeader: doc.routing.sandboxHeader },
+    apis,
+    inventory: [...files.byAlias.values()].flat(),
+  };
+}
+
+function aliasesOf(doc: GatewayDocument, i: number, role: EndpointRole): string[] {
+  const certificate = doc.apis[i]!.endpoints[role]!.certificate;
+  return certificate === undefined ? [] : ([] as string[]).concat(certificate);
+}
+
+interface CompiledFiles {
+  readonly byAlias: Map<string, CertificateFile[]>;
+  readonly failures: { alias: string; path: string; code: 'CERT_READ' | 'CERT_PARSE'; reason: string; line?: number }[];
+  readonly withPrivateKey: string[];
+}
+
+function compileCertificateFiles(input: CompileInput): CompiledFiles {
+  const byAlias = new Map<string, CertificateFile[]>();
+  const failures: CompiledFiles['failures'] = [];
+  const withPrivateKey: string[] = [];
+  for (const file of input.certificates.files) {
+    if (!file.bytes) {
+      failures.push({ alias: file.alias, path: file.path, code: 'CERT_READ', reason: `cannot be read: ${file.error}` });
+      continue;
+    }
+    const parsed = parseCertificateBytes(file.bytes);
+    if (!parsed.ok) {
+      failures.push({ alias: file.alias, path: file.path, code: 'CERT_PARSE', reason: `not a usable certificate file: ${parsed.reason}`, ...(parsed.line ? { line: parsed.line } : {}) });
+      continue;
+    }
+    if (parsed.hasPrivateKey) withPrivateKey.push(file.path);
+    const list = byAlias.get(file.alias) ?? [];
+    list.push({
+      alias: file.alias,
+      path: file.path,
+      sha256: createHash('sha256').update(file.bytes).digest('hex'),
+      certificates: parsed.certificates,
+    });
+    byAlias.set(file.alias, list);
+  }
+  return { byAlias, failures, withPrivateKey };
+}
+
+function versionRange(protocols: readonly TlsVersion[]): { minVersion: TlsVersion; maxVersion: TlsVersion } {
+  const sorted = [...protocols].sort((a, b) => TLS_VERSIONS.indexOf(a) - TLS_VERSIONS.indexOf(b));
+  return { minVersion: sorted[0]!, maxVersion: sorted[sorted.length - 1]! };
+}
+
+function compileEndpoint(
+  input: CompileInput,
+  i: number,
+  role: EndpointRole,
+  byAlias: Map<string, CertificateFile[]>,
+  r: Reporter,
+): EndpointConfig {
+  const doc = input.document;
+  const pointer = endpointPointer(i, role);
+  const endpoint = doc.apis[i]!.endpoints[role]!;
+  const setting = <T>(group: 'timeouts' | 'tls' | 'headers', key: string): T | undefined =>
+    resolveSetting<T>(doc, i, role, group, key)?.value;
+
+  const url = new URL(endpoint.url);
+  const aliases = aliasesOf(doc, i, role);
+  const certificates: CertificateFile[] = [];
+  const pendingAliases: string[] = [];
+  aliases.forEach((alias, k) => {
+    const aliasPointer = Array.isArray(endpoint.certificate) ? `${pointer}/certificate/${k}` : `${pointer}/certificate`;
+    const found = byAlias.get(alias);
+    if (!found) {
+      if (!input.certificates.files.some((f) => f.alias === alias)) pendingAliases.push(alias);
+      return;
+    }
+    if (found.length > 1) {
+      r.error('CONFIG_ALIAS', aliasPointer, `alias "${alias}" is ambiguous: ${found.map((f) => displayPath(f.path)).join(' and ')} both carry it; keep one`);
+      return;
+    }
+    certificates.push(found[0]!);
+  });
+  if (pendingAliases.length > 0) {
+    const all = pendingAliases.length === aliases.length;
+    const known = [...byAlias.keys()].sort();
+    r.warning(
+      'CERT_PENDING',
+      `${pointer}/certificate`,
+      `no file for certificate alias${pendingAliases.length > 1 ? 'es' : ''} ${pendingAliases.map((a) => `"${a}"`).join(', ')} in ${displayPath(input.certsDirectory)} yet (has: ${known.length ? known.join(', ') : 'nothing'}); ${
+        all
+          ? 'this endpoint answers 503 CERTIFICATE_PENDING until one appears'
+          : 'this endpoint trusts the other aliases until it appears'
+      }`,
+      'key',
+    );
+  }
+
+  const protocols = setting<TlsVersion[]>('tls', 'protocols')!;
+  const explicitTrust = setting<boolean>('tls', 'trustSystemCAs');
+  const ciphers = setting<string>('tls', 'ciphers');
+  const serverName = setting<string>('tls', 'serverName');
+  const compiled: EndpointConfig = {
+    role,
+    path: r.path(pointer),
+    url: endpoint.url,
+    protocol: url.protocol as 'http:' | 'https:',
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+    origin: url.origin,
+    basePath: url.pathname.replace(/\/+$/, ''),
+    certificateAliases: aliases,
+    certificates,
+    pendingAliases,
+    tls: {
+      protocols,
+      ...versionRange(protocols),
+      ...(ciphers !== undefined ? { ciphers } : {}),
+      hostnameVerifier: setting<HostnameVerifier>('tls', 'hostnameVerifier')!,
+      ...(serverName !== undefined ? { serverName } : {}),
+      // SPEC §2: with a certificate of its own, an endpoint trusts the public roots only when told.
+      trustSystemCAs: explicitTrust ?? aliases.length === 0,
+    },
+    timeouts: {
+      connectMs: parseDuration(setting('timeouts', 'connect'))!,
+      socketMs: parseDuration(setting('timeouts', 'socket'))!,
+    },
+    headers: {
+      removeAuthorization: setting<boolean>('headers', 'removeAuthorization')!,
+      forwarded: setting<boolean>('headers', 'forwarded')!,
+      preserveHost: setting<boolean>('headers', 'preserveHost')!,
+    },
+  };
+  const problem = hostnameProblem(compiled);
+  if (problem) r.warning('CERT_HOSTNAME', `${pointer}/certificate`, problem, 'key');
+  return compiled;
+}
+
+function compileHttpsListener(input: CompileInput, r: Reporter): HttpsListenerConfig | undefined {
+  const https = input.document.listen.https;
+  if (!https || !input.listenerFiles) return undefined;
+  const checked = checkListenerFiles(input.listenerFiles, https.passphrase);
+  if (!checked.ok) {
+    r.error('LISTENER_CERTIFICATE', '/listen/https/certificate', `the gateway's own certificate "${https.certificate}": ${checked.reason}`);
+    return undefined;
+  }
+  const warnBeforeMs = parseDuration(input.document.certs.warnBefore)!;
+  for (const info of checked.credentials.certificates.slice(0, 1)) {
+    const state = expiryState(info, input.nowMs, warnBeforeMs);
+    if (state.state === 'expired') {
+      r.warning('CERT_EXPIRED', '/listen/https/certificate', `the gateway's own certificate "${certificateLabel(info)}" expired on ${info.notAfter}: clients will refuse it; renew it`);
+    } else if (state.state === 'expiring') {
+      r.warning('CERT_EXPIRING', '/listen/https/certificate', `the gateway's own certificate "${certificateLabel(info)}" expires on ${info.notAfter} (in ${plural(state.daysLeft, 'day')}); renew it`);
+    }
+  }
+  return {
+    address: parseAddress(https.address)!,
+    certificate: https.certificate,
+    ...(https.passphrase !== undefined ? { passphrase: https.passphrase } : {}),
+    protocols: https.protocols,
+    ...versionRange(https.protocols),
+    ...(https.ciphers !== undefined ? { ciphers: https.ciphers } : {}),
+    credentials: checked.credentials,
+  };
+}
+
+/**
+ * The revision: the configuration's bytes plus every certificate file it uses. Two loads with
+ * the same revision serve the same thing, so a reload can skip one that changes nothing.
+ * Hashed from the bytes, not the expanded document: a hash shown in /status must not be a way to
+ * guess a secret that came from the environment.
+ */
+function revisionOf(input: CompileInput, apis: readonly ApiConfig[], https: HttpsListenerConfig | undefined): string {
+  const hash = createHash('sha256').update(input.configSha256);
+  const used = new Map<string, string>();
+  for (const api of apis) {
+    for (const endpoint of [api.production, api.sandbox]) {
+      for (const file of endpoint?.certificates ?? []) used.set(file.alias, file.sha256);
+      for (const alias of endpoint?.pendingAliases ?? []) used.set(alias, 'pending');
+    }
+  }
+  for (const [alias, sha] of [...used].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(`\0${alias}\0${sha}`);
+  if (https) {
+    const credentials = https.credentials;
+    const bytes = credentials.kind === 'pfx' ? [credentials.pfx] : [credentials.cert, credentials.key];
+    for (const b of bytes) hash.update('\0').update(createHash('sha256').update(b).digest('hex'));
+  }
+  return hash.digest('hex');
+}

@@ -1,0 +1,25 @@
+// Durations as written in the configuration ("500ms", "10s", "2m", "1h", "30d", or an integer
+// number of milliseconds) → milliseconds. Units exist only in the configuration text; the rest of
+// the code works in milliseconds (names end in Ms).
+
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DURATION = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)?$/;
+
+/** Milliseconds (rounded), or undefined when the value is not a duration. */
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  const match = DURATION.exec(value);
+  if (!match) return undefined;
+  const [, amount, unit] = match;
+  if (unit === undefined && amount!.includes('.')) return undefined;
+  return Math.round(Number(amount) * UNIT_MS[(unit ?? 'ms') as keyof typeof UNIT_MS]);
+}
+
+/** For messages: 86400000 → "1d", 1500 → "1.5s". */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [['d', UNIT_MS.d], ['h', UNIT_MS.h], ['m', UNIT_MS.m], ['s', UNIT_MS.s]] as const) {
+    if (ms >= size && (ms % size === 0 || unit === 's')) return `${+(ms / size).toFixed(3)}${unit}`;
+  }
+  return `${ms}ms`;
+}

@@ -1,0 +1,174 @@
+// Parse: configuration text → plain data + a source map (line and column of every node).
+// YAML with `yaml` (which keeps positions), TOML with `smol-toml` for the data and
+// `toml-eslint-parser` for positions; both give the same plain object to the later stages.
+import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
+import { TomlError, parse as parseTomlData } from 'smol-toml';
+import { parseTOML } from 'toml-eslint-parser';
+import type { AST as TomlAst } from 'toml-eslint-parser';
+import type { Diagnostic } from '../diagnostics.js';
+import { SourceMap, toPointer } from './source-map.js';
+import type { PathSegment, Position } from './source-map.js';
+
+export type ConfigFormat = 'yaml' | 'toml';
+
+export type ParseResult =
+  | { readonly ok: true; readonly data: unknown; readonly sourceMap: SourceMap }
+  | { readonly ok: false; readonly diagnostics: Diagnostic[] };
+
+/** `.toml` is TOML; everything else (.yaml, .yml, .json) is read as YAML, a superset of JSON. */
+export function formatOf(file: string): ConfigFormat {
+  return file.toLowerCase().endsWith('.toml') ? 'toml' : 'yaml';
+}
+
+export function parseConfigText(text: string, file: string, format: ConfigFormat = formatOf(file)): ParseResult {
+  return format === 'toml' ? parseToml(text, file) : parseYaml(text, file);
+}
+
+function syntaxError(file: string, position: Position | undefined, message: string): Diagnostic {
+  return { severity: 'error', code: 'CONFIG_SYNTAX', file, ...position, message };
+}
+
+// ---------------------------------------------------------------- YAML
+
+function parseYaml(text: string, file: string): ParseResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
+  const at = (offset: number): Position => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      diagnostics: doc.errors.map((e) => syntaxError(file, at(e.pos[0]), yamlMessage(e.message))),
+    };
+  }
+  let data: unknown;
+  try {
+    // maxAliasCount bounds alias expansion ("billion laughs").
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    return { ok: false, diagnostics: [syntaxError(file, { line: 1, column: 1 }, (e as Error).message)] };
+  }
+  const sourceMap = new SourceMap();
+  if (doc.contents) walkYaml(doc, doc.contents, [], sourceMap, text, at, 0);
+  return { ok: true, data, sourceMap };
+}
+
+function yamlMessage(message: string): string {
+  if (message.startsWith('Source contains multiple documents')) {
+    return 'the file holds several YAML documents (---); a configuration is one document';
+  }
+  return message.charAt(0).toLowerCase() + message.slice(1);
+}
+
+function walkYaml(
+  doc: Document,
+  node: YamlNode,
+  path: PathSegment[],
+  map: SourceMap,
+  text: string,
+  at: (offset: number) => Position,
+  depth: number,
+): void {
+  if (depth > 64) return; // aliases can nest; positions deeper than this add nothing
+  const pointer = toPointer(path);
+  const range = node.range;
+  if (range) map.set(pointer, { value: at(range[0]), text: isScalar(node) ? text.slice(range[0], range[1]) : undefined });
+  if (isAlias(node)) {
+    const target = node.resolve(doc);
+    if (target) walkYaml(doc, target, path, map, text, at, depth + 1);
+  } else if (isMap(node)) {
+    for (const pair of node.items) {
+      if (!isPair(pair)) continue;
+      const key = pair.key as YamlNode | null;
+      const value = pair.value as YamlNode | null;
+      if (isScalar(key) && typeof key.value === 'symbol') {
+        // A merge key (<<: *anchor): the merged keys live where the anchor was written.
+        if (value) walkYaml(doc, value, path, map, text, at, depth + 1);
+        continue;
+      }
+      const name = isScalar(key) ? String(key.value) : String(key);
+      const childPath = [...path, name];
+      const keyPosition = key?.range ? at(key.range[0]) : undefined;
+      map.set(toPointer(childPath), { key: keyPosition });
+      if (value) walkYaml(doc, value, childPath, map, text, at, depth + 1);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, index) => {
+      if (item && typeof item === 'object' && 'range' in item) walkYaml(doc, item as YamlNode, [...path, index], map, text, at, depth + 1);
+    });
+  }
+}
+
+// ---------------------------------------------------------------- TOML
+
+function parseToml(text: string, file: string): ParseResult {
+  let data: unknown;
+  try {
+    data = parseTomlData(text);
+  } catch (e) {
+    if (e instanceof TomlError) {
+      const first = e.message.split('\n')[0] ?? e.message;
+      const message = first.replace(/^Invalid TOML document: /, '');
+      return { ok: false, diagnostics: [syntaxError(file, { line: e.line, column: e.column }, message)] };
+    }
+    throw e;
+  }
+  const sourceMap = new SourceMap();
+  try {
+    walkToml(parseTOML(text), sourceMap, text);
+  } catch {
+    // The position parser disagreed with smol-toml on an edge case: the data stands, and
+    // diagnostics fall back to the file without a line.
+  }
+  return { ok: true, data, sourceMap };
+}
+
+function tomlPosition(node: TomlAst.TOMLNode): Position {
+  return { line: node.loc.start.line, column: node.loc.start.column + 1 };
+}
+
+function keyName(part: TomlAst.TOMLBare | TomlAst.TOMLQuoted): string {
+  return part.type === 'TOMLBare' ? part.name : part.value;
+}
+
+function walkToml(program: TomlAst.TOMLProgram, map: SourceMap, text: string): void {
+  map.set('', { value: { line: 1, column: 1 } });
+  for (const top of program.body[0]?.body ?? []) {
+    if (top.type === 'TOMLKeyValue') {
+      walkTomlKeyValue(top, [], map, text);
+    } else {
+      const key = top.resolvedKey;
+      // The array itself for [[name]] tables, then the table.
+      if (top.kind === 'array' && typeof key[key.length - 1] === 'number') {
+        map.set(toPointer(key.slice(0, -1)), { key: tomlPosition(top) });
+      }
+      map.set(toPointer(key), { key: tomlPosition(top), value: tomlPosition(top) });
+      for (const kv of top.body) walkTomlKeyValue(kv, key, map, text);
+    }
+  }
+}
+
+function walkTomlKeyValue(kv: TomlAst.TOMLKeyValue, base: readonly PathSegment[], map: SourceMap, text: string): void {
+  const path: PathSegment[] = [...base];
+  for (const part of kv.key.keys) {
+    path.push(keyName(part));
+    map.set(toPointer(path), { key: tomlPosition(part) });
+  }
+  walkTomlValue(kv.value, path, map, text);
+}
+
+function walkTomlValue(node: TomlAst.TOMLContentNode, path: PathSegment[], map: SourceMap, text: string): void {
+  const pointer = toPointer(path);
+  if (node.type === 'TOMLArray') {
+    map.set(pointer, { value: tomlPosition(node) });
+    node.elements.forEach((element, index) => walkTomlValue(element, [...path, index], map, text));
+  } else if (node.type === 'TOMLInlineTable') {
+    map.set(pointer, { value: tomlPosition(node) });
+    for (const kv of node.body) walkTomlKeyValue(kv, path, map, text);
+  } else {
+    map.set(pointer, { value: tomlPosition(node), text: text.slice(node.range[0], node.range[1]) });
+  }
+}

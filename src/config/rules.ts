@@ -1,0 +1,315 @@
+// Cross-field rules (SPEC §2) that a JSON Schema cannot express. They run on a document that
+// already matches the schema, so they can rely on its shape.
+import { createSecureContext } from 'node:tls';
+import { addressesOverlap, formatAddress, parseAddress } from './address.js';
+import { parseDuration } from './durations.js';
+import type { Reporter } from './reporter.js';
+import { documentEndpoints, endpointPointer, resolveSetting, settingSections } from './resolve.js';
+import { aliasOf } from '../certs/read.js';
+import type { DocumentAddress, GatewayDocument, ListenAddress, TlsVersion } from './types.js';
+
+export const TLS_VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+export function checkRules(doc: GatewayDocument, r: Reporter): void {
+  checkAddresses(doc, r);
+  checkDurations(doc, r);
+  checkTlsSections(doc, r);
+  checkApis(doc, r);
+  checkEndpoints(doc, r);
+  checkResources(doc, r);
+}
+
+// ------------------------------------------------------------------ addresses
+
+function checkAddresses(doc: GatewayDocument, r: Reporter): void {
+  const listeners: [string, DocumentAddress][] = [['/listen/http', doc.listen.http]];
+  if (doc.listen.https) listeners.push(['/listen/https/address', doc.listen.https.address]);
+  listeners.push(['/admin/address', doc.admin.address]);
+  const parsed: [string, ListenAddress][] = [];
+  for (const [pointer, value] of listeners) {
+    const address = parseAddress(value);
+    if (!address) {
+      r.error('CONFIG_ADDRESS', pointer, `port must be from 0 to 65535 (got ${JSON.stringify(value)})`);
+      continue;
+    }
+    const clash = parsed.find(([, other]) => addressesOverlap(address, other));
+    if (clash) {
+      r.error(
+        'CONFIG_ADDRESS',
+        pointer,
+        `${formatAddress(address)} is already used by ${r.path(clash[0])} (${r.where(clash[0])}); give each listener its own port`,
+      );
+    }
+    parsed.push([pointer, address]);
+  }
+}
+
+// ------------------------------------------------------------------ durations
+
+function checkDurations(doc: GatewayDocument, r: Reporter): void {
+  if (parseDuration(doc.reload.interval) === 0) {
+    r.error('CONFIG_TIMEOUTS', '/reload/interval', 'must be greater than zero (got 0); use a duration like "10s"');
+  }
+  for (const [section, pointer] of settingSections(doc, 'timeouts')) {
+    for (const key of ['connect', 'socket']) {
+      if (section[key] !== undefined && parseDuration(section[key]) === 0) {
+        r.error('CONFIG_TIMEOUTS', `${pointer}/${key}`, `must be greater than zero (got ${JSON.stringify(section[key])}); a timeout cannot be disabled`);
+      }
+    }
+  }
+  const reported = new Set<string>();
+  for (const [i, role] of documentEndpoints(doc)) {
+    const connect = resolveSetting<string | number>(doc, i, role, 'timeouts', 'connect')!;
+    const socket = resolveSetting<string | number>(doc, i, role, 'timeouts', 'socket')!;
+    const connectMs = parseDuration(connect.value)!;
+    const socketMs = parseDuration(socket.value)!;
+    if (connectMs > socketMs && socketMs > 0) {
+      const key = `${connect.pointer}|${socket.pointer}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
+      // Point at the more specific of the two: that is the line that was just changed.
+      const at = connect.pointer.length >= socket.pointer.length ? connect : socket;
+      const other = at === connect ? socket : connect;
+      r.error(
+        'CONFIG_TIMEOUTS',
+        at.pointer,
+        `connect timeout ${JSON.stringify(connect.value)} is above the socket timeout ${JSON.stringify(socket.value)} for ${r.path(endpointPointer(i, role))} (the other is set at ${r.path(other.pointer)}); connect must not be above socket`,
+      );
+    }
+  }
+}
+
+// ------------------------------------------------------------------ TLS settings
+
+function checkProtocols(protocols: readonly TlsVersion[], pointer: string, r: Reporter, listener: boolean): void {
+  const indices = protocols.map((p) => TLS_VERSIONS.indexOf(p)).sort((a, b) => a - b);
+  const first = indices[0]!;
+  const last = indices[indices.length - 1]!;
+  if (last - first + 1 !== indices.length) {
+    const range = TLS_VERSIONS.slice(first, last + 1);
+    r.error(
+      'CONFIG_PROTOCOL_RANGE',
+      pointer,
+      `must be a contiguous range of TLS versions (got [${protocols.join(', ')}]; expected [${range.join(', ')}], or drop the versions outside a range)`,
+    );
+  }
+  const legacy = protocols.filter((p) => p === 'TLSv1' || p === 'TLSv1.1');
+  if (legacy.length > 0) {
+    r.warning(
+      'TLS_LEGACY_PROTOCOL',
+      pointer,
+      `${legacy.join(' and ')} ${legacy.length > 1 ? 'are' : 'is'} deprecated (RFC 8996); ${listener ? 'clients' : 'the gateway'} will use ${legacy.length > 1 ? 'them' : 'it'} with OpenSSL's security level lowered to 0 for this ${listener ? 'listener' : 'endpoint'} only`,
+    );
+  }
+}
+
+function checkCiphers(ciphers: string, pointer: string, r: Reporter): void {
+  try {
+    createSecureContext({ ciphers });
+  } catch {
+    r.error('CONFIG_CIPHERS', pointer, `OpenSSL matches no cipher in ${JSON.stringify(ciphers)}; check it with \`openssl ciphers -v '${ciphers}'\``);
+  }
+}
+
+function checkTlsSections(doc: GatewayDocument, r: Reporter): void {
+  const https = doc.listen.https;
+  if (https) {
+    checkProtocols(https.protocols, '/listen/https/protocols', r, true);
+    if (https.ciphers !== undefined) checkCiphers(https.ciphers, '/listen/https/ciphers', r);
+  }
+  for (const [section, pointer] of settingSections(doc, 'tls')) {
+    if (Array.isArray(section.protocols)) checkProtocols(section.protocols as TlsVersion[], `${pointer}/protocols`, r, false);
+    if (typeof section.ciphers === 'string') checkCiphers(section.ciphers, `${pointer}/ciphers`, r);
+    if (section.hostnameVerifier === 'AllowAll') {
+      r.warning(
+        'TLS_ALLOW_ALL',
+        `${pointer}/hostnameVerifier`,
+        'AllowAll skips the hostname check: any certificate these endpoints trust is accepted for any host (the chain is still verified); prefer Strict with tls.serverName',
+      );
+    }
+  }
+}
+
+// ------------------------------------------------------------------ APIs
+
+function checkApis(doc: GatewayDocument, r: Reporter): void {
+  const byNameVersion = new Map<string, number>();
+  const byContextVersion = new Map<string, number>();
+  const defaultByContext = new Map<string, number>();
+  doc.apis.forEach((api, i) => {
+    const nameKey = `${api.name}\0${api.version}`;
+    const first = byNameVersion.get(nameKey);
+    if (first !== undefined) {
+      r.error(
+        'CONFIG_DUPLICATE_API',
+        `/apis/${i}/version`,
+        `API "${api.name}" version "${api.version}" is already declared at ${r.where(`/apis/${first}`)} (apis[${first}]); give one of them another version`,
+      );
+    } else byNameVersion.set(nameKey, i);
+
+    const routeKey = `${api.context}\0${api.version}`;
+    const sameRoute = byContextVersion.get(routeKey);
+    if (sameRoute !== undefined) {
+      r.error(
+        'CONFIG_DUPLICATE_ROUTE',
+        `/apis/${i}/context`,
+        `${api.context}/${api.version} is already the route of API "${doc.apis[sameRoute]!.name}" (apis[${sameRoute}], ${r.where(`/apis/${sameRoute}`)}); change the context or the version`,
+      );
+    } else byContextVersion.set(routeKey, i);
+
+    if (api.default) {
+      const other = defaultByContext.get(api.context);
+      if (other !== undefined) {
+        r.error(
+          'CONFIG_DUPLICATE_DEFAULT',
+          `/apis/${i}/default`,
+          `context ${api.context} already has a default version: "${doc.apis[other]!.version}" (apis[${other}], ${r.where(`/apis/${other}/default`)}); keep default: true on one version`,
+        );
+      } else defaultByContext.set(api.context, i);
+    }
+  });
+
+  // /pizza + version 1.0.0 routes /pizza/1.0.0/...; an API whose context is /pizza/1.0.0 (or
+  // below it) would claim the same requests.
+  doc.apis.forEach((api, i) => {
+    doc.apis.forEach((other, j) => {
+      if (i === j) return;
+      const route = `${other.context}/${other.version}`;
+      if (api.context === route || api.context.startsWith(route + '/')) {
+        r.error(
+          'CONFIG_CONTEXT_SHADOW',
+          `/apis/${i}/context`,
+          `${api.context} lies under ${route}, the route of API "${other.name}" version "${other.version}" (apis[${j}]); the same requests would match both: choose another context`,
+        );
+      }
+    });
+  });
+}
+
+// ------------------------------------------------------------------ endpoints
+
+function checkEndpoints(doc: GatewayDocument, r: Reporter): void {
+  for (const [i, role] of documentEndpoints(doc)) {
+    const base = endpointPointer(i, role);
+    const endpoint = doc.apis[i]!.endpoints[role]!;
+    const url = checkUrl(endpoint.url, `${base}/url`, r);
+    const aliases = endpoint.certificate === undefined ? [] : ([] as string[]).concat(endpoint.certificate);
+
+    aliases.forEach((alias, k) => {
+      const withExtension = aliasOf(alias);
+      if (withExtension) {
+        const pointer = Array.isArray(endpoint.certificate) ? `${base}/certificate/${k}` : `${base}/certificate`;
+        r.error(
+          'CONFIG_ALIAS',
+          pointer,
+          `certificate aliases are written without extension: "${withExtension.alias}" finds ${withExtension.alias}${withExtension.extension} (got "${alias}")`,
+        );
+      }
+    });
+
+    if (url?.protocol === 'http:' && aliases.length > 0) {
+      r.error(
+        'CONFIG_CERT_ON_HTTP',
+        `${base}/certificate`,
+        `${endpoint.url} is plain http://, where no certificate is checked; use https:// or remove the certificate`,
+        'key',
+      );
+    }
+    if (url?.protocol === 'https:' && aliases.length === 0) {
+      const trust = resolveSetting<boolean>(doc, i, role, 'tls', 'trustSystemCAs');
+      if (trust?.value === false) {
+        r.error(
+          'CONFIG_NO_TRUST',
+          base,
+          `has no certificate and trustSystemCAs is false (${r.path(trust.pointer)}), so no backend certificate could ever be trusted; add certificate: <alias>`,
+          'key',
+        );
+      }
+    }
+  }
+}
+
+function checkUrl(value: string, pointer: string, r: Reporter): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    r.error('CONFIG_URL', pointer, `must be an absolute http:// or https:// URL like https://backend.internal:9443/api (got ${JSON.stringify(value)})`);
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    r.error('CONFIG_URL', pointer, `must use http:// or https:// (got ${url.protocol}//)`);
+    return undefined;
+  }
+  if (!url.hostname) {
+    r.error('CONFIG_URL', pointer, `has no host (got ${JSON.stringify(value)})`);
+    return undefined;
+  }
+  if (url.username || url.password) {
+    // Not quoted back: the URL holds a credential.
+    r.error('CONFIG_URL', pointer, 'must not carry credentials (user:password@): they would end up in logs; send them as a header');
+    return undefined;
+  }
+  if (url.search || url.hash || value.endsWith('?') || value.includes('#')) {
+    r.error('CONFIG_URL', pointer, `must not have a query or a fragment (got ${JSON.stringify(value)}); the client's query string is passed on`);
+    return undefined;
+  }
+  return url;
+}
+
+// ------------------------------------------------------------------ resources
+
+const LITERAL_SEGMENT = /^(?:[A-Za-z0-9._~!$&'()+,;=:@-]|%[0-9A-Fa-f]{2})+$/;
+const PARAMETER_SEGMENT = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
+/** The problem with a resource path template, or undefined when it is well formed. */
+export function templateProblem(template: string): string | undefined {
+  if (template === '/' || template === '/*') return undefined;
+  const segments = template.slice(1).split('/');
+  const names = new Set<string>();
+  for (let k = 0; k < segments.length; k++) {
+    const segment = segments[k]!;
+    if (segment === '') return 'has an empty segment (// or a trailing /)';
+    if (segment === '*') {
+      if (k !== segments.length - 1) return '* is allowed only as the last segment (/files/*)';
+      continue;
+    }
+    const parameter = PARAMETER_SEGMENT.exec(segment);
+    if (parameter) {
+      if (names.has(parameter[1]!)) return `names the parameter {${parameter[1]}} twice`;
+      names.add(parameter[1]!);
+      continue;
+    }
+    if (segment === '.' || segment === '..') return `has a "${segment}" segment`;
+    if (!LITERAL_SEGMENT.test(segment)) {
+      return `segment "${segment}" is neither a literal (letters, digits, -._~ and %XX) nor a {parameter} nor *`;
+    }
+  }
+  return undefined;
+}
+
+function checkResources(doc: GatewayDocument, r: Reporter): void {
+  doc.apis.forEach((api, i) => {
+    const seen = new Map<string, number>();
+    (api.resources ?? []).forEach((resource, k) => {
+      const pointer = `/apis/${i}/resources/${k}/path`;
+      const problem = templateProblem(resource.path);
+      if (problem) {
+        r.error('CONFIG_RESOURCE', pointer, `${problem} (got ${JSON.stringify(resource.path)}; expected a template like /menu, /order/{orderId} or /files/*)`);
+        return;
+      }
+      const shape = resource.path.replace(/\{[^}]*\}/g, '{}');
+      for (const method of resource.methods) {
+        const key = `${method} ${shape}`;
+        const first = seen.get(key);
+        if (first !== undefined) {
+          r.error(
+            'CONFIG_RESOURCE',
+            pointer,
+            `${method} ${resource.path} is already allowed by apis[${i}].resources[${first}] (${r.where(`/apis/${i}/resources/${first}`)}); list each path and method once`,
+          );
+        } else seen.set(key, k);
+      }
+    });
+  });
+}

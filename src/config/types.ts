@@ -1,0 +1,204 @@
+// Two shapes:
+// - Document*: the document as written, once it matches the schema and the schema's defaults
+//   are filled in (strings with units, inheritance not yet applied);
+// - the compiled configuration (GatewayConfig and below): what the rest of Gatehouse uses.
+//   Every endpoint carries its effective settings, durations are milliseconds, the whole tree is
+//   deep-frozen.
+
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+export type HostnameVerifier = 'Strict' | 'DefaultAndLocalhost' | 'AllowAll';
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+export type Duration = string | number;
+export type EndpointRole = 'production' | 'sandbox';
+
+// ------------------------------------------------------------------ the document
+
+export interface DocumentTimeouts {
+  connect?: Duration;
+  socket?: Duration;
+}
+
+export interface DocumentTls {
+  protocols?: TlsVersion[];
+  ciphers?: string;
+  hostnameVerifier?: HostnameVerifier;
+  serverName?: string;
+  trustSystemCAs?: boolean;
+}
+
+export interface DocumentHeaders {
+  removeAuthorization?: boolean;
+  forwarded?: boolean;
+  preserveHost?: boolean;
+}
+
+export interface DocumentEndpoint {
+  url: string;
+  certificate?: string | string[];
+  timeouts?: DocumentTimeouts;
+  tls?: DocumentTls;
+  headers?: DocumentHeaders;
+}
+
+export interface DocumentResource {
+  path: string;
+  methods: HttpMethod[];
+}
+
+export interface DocumentApi {
+  name: string;
+  context: string;
+  version: string;
+  default: boolean;
+  endpoints: { production: DocumentEndpoint; sandbox?: DocumentEndpoint };
+  timeouts?: DocumentTimeouts;
+  tls?: DocumentTls;
+  headers?: DocumentHeaders;
+  resources?: DocumentResource[];
+}
+
+export type DocumentAddress = string | number;
+
+export interface GatewayDocument {
+  version: 1;
+  listen: {
+    http: DocumentAddress;
+    https?: { address: DocumentAddress; certificate: string; passphrase?: string; protocols: TlsVersion[]; ciphers?: string };
+  };
+  admin: { address: DocumentAddress; token?: string };
+  certs: { directory: string; warnBefore: Duration; expired: 'reject' | 'warn' };
+  reload: { interval: Duration; preflight: 'off' | 'warn' | 'enforce' };
+  defaults: {
+    timeouts: Required<DocumentTimeouts>;
+    tls: DocumentTls & { protocols: TlsVersion[]; hostnameVerifier: HostnameVerifier };
+    headers: Required<DocumentHeaders>;
+  };
+  apis: DocumentApi[];
+  routing: { sandboxHeader: string };
+}
+
+// ------------------------------------------------------------------ the compiled configuration
+
+export interface ListenAddress {
+  /** Host as given ('' or '0.0.0.0' for all interfaces); IPv6 without brackets. */
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface CertificateInfo {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly subjectAltNames: readonly string[];
+  readonly serialNumber: string;
+  /** SHA-256 of the DER, colon-separated upper-case hex as openssl prints it. */
+  readonly fingerprint256: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly notAfterMs: number;
+  readonly isCA: boolean;
+  /** Subject equals issuer: a root CA or a self-signed server certificate. */
+  readonly selfIssued: boolean;
+  readonly pem: string;
+}
+
+export interface CertificateFile {
+  readonly alias: string;
+  /** Absolute path of the file. */
+  readonly path: string;
+  /** SHA-256 of the file's bytes (hex), part of the configuration's revision. */
+  readonly sha256: string;
+  readonly certificates: readonly CertificateInfo[];
+}
+
+export interface TlsSettings {
+  readonly protocols: readonly TlsVersion[];
+  readonly minVersion: TlsVersion;
+  readonly maxVersion: TlsVersion;
+  readonly ciphers?: string;
+  readonly hostnameVerifier: HostnameVerifier;
+  readonly serverName?: string;
+  /** Effective value: see defaults.tls.trustSystemCAs in the schema. */
+  readonly trustSystemCAs: boolean;
+}
+
+export interface TimeoutSettings {
+  readonly connectMs: number;
+  readonly socketMs: number;
+}
+
+export interface HeaderSettings {
+  readonly removeAuthorization: boolean;
+  readonly forwarded: boolean;
+  readonly preserveHost: boolean;
+}
+
+export interface EndpointConfig {
+  readonly role: EndpointRole;
+  /** Configuration path, for messages: apis[0].endpoints.production */
+  readonly path: string;
+  readonly url: string;
+  readonly protocol: 'http:' | 'https:';
+  /** The URL's host name (IPv6 without brackets), the name verified unless tls.serverName is set. */
+  readonly hostname: string;
+  readonly port: number;
+  /** scheme://host:port */
+  readonly origin: string;
+  /** The URL's path without a trailing slash ('' for the root). */
+  readonly basePath: string;
+  readonly certificateAliases: readonly string[];
+  /** The files of the aliases that exist, in the order the aliases are listed. */
+  readonly certificates: readonly CertificateFile[];
+  /** Aliases whose file does not exist yet. */
+  readonly pendingAliases: readonly string[];
+  readonly tls: TlsSettings;
+  readonly timeouts: TimeoutSettings;
+  readonly headers: HeaderSettings;
+}
+
+export interface ResourceConfig {
+  readonly path: string;
+  readonly methods: readonly HttpMethod[];
+}
+
+export interface ApiConfig {
+  readonly name: string;
+  readonly context: string;
+  readonly version: string;
+  readonly isDefault: boolean;
+  readonly path: string;
+  readonly production: EndpointConfig;
+  readonly sandbox?: EndpointConfig;
+  /** Absent: every path and method is allowed. */
+  readonly resources?: readonly ResourceConfig[];
+}
+
+export interface HttpsListenerConfig {
+  readonly address: ListenAddress;
+  readonly certificate: string;
+  readonly passphrase?: string;
+  readonly protocols: readonly TlsVersion[];
+  readonly minVersion: TlsVersion;
+  readonly maxVersion: TlsVersion;
+  readonly ciphers?: string;
+  /** The listener's own key material, as read from the certificates folder. */
+  readonly credentials: ListenerCredentials;
+}
+
+export type ListenerCredentials =
+  | { readonly kind: 'pem'; readonly certPath: string; readonly keyPath: string; readonly cert: Buffer; readonly key: Buffer; readonly certificates: readonly CertificateInfo[] }
+  | { readonly kind: 'pfx'; readonly path: string; readonly pfx: Buffer; readonly certificates: readonly CertificateInfo[] };
+
+export interface GatewayConfig {
+  /** Absolute path of the configuration file. */
+  readonly file: string;
+  /** SHA-256 over the configuration's bytes and every referenced certificate file. */
+  readonly revision: string;
+  readonly listen: { readonly http: ListenAddress; readonly https?: HttpsListenerConfig };
+  readonly admin: { readonly address: ListenAddress; readonly token?: string };
+  readonly certs: { readonly directory: string; readonly warnBeforeMs: number; readonly expired: 'reject' | 'warn' };
+  readonly reload: { readonly intervalMs: number; readonly preflight: 'off' | 'warn' | 'enforce' };
+  readonly routing: { readonly sandboxHeader: string };
+  readonly apis: readonly ApiConfig[];
+  /** Every file in the certificates folder that parsed, referenced or not (the inventory). */
+  readonly inventory: readonly CertificateFile[];
+}

@@ -1,0 +1,148 @@
+// The catalogue of every code Gatehouse reports: configuration diagnostics (errors and warnings of
+// `gatehouse validate`, of start-up and of reloads). docs/errors.md is generated from this table
+// (`npm run docs`) and a test fails when the two drift apart.
+
+export interface CodeInfo {
+  /** What the code means, in one sentence. */
+  readonly meaning: string;
+  /** What the operator does about it. */
+  readonly fix: string;
+}
+
+export const CODES = {
+  // --- reading and parsing the configuration file
+  CONFIG_READ: {
+    meaning: 'The configuration file could not be read (missing, a folder, unreadable, or too large).',
+    fix: 'Check the path given with -c (default gateway.yaml in the current folder) and its permissions.',
+  },
+  CONFIG_SYNTAX: {
+    meaning: 'The file is not valid YAML or TOML (bad indentation, an unclosed quote, a duplicate key...).',
+    fix: 'Fix the text at the line and column given; quote values that contain ": " or start with special characters.',
+  },
+  CONFIG_ENV_UNSET: {
+    meaning: 'A ${VAR} reference names an environment variable that is not set, or is malformed.',
+    fix: 'Set the variable in the environment, or give a default: ${VAR:-default}. Write $${ for a literal ${.',
+  },
+  // --- the JSON Schema (schemas/gateway.schema.json)
+  CONFIG_UNKNOWN_KEY: {
+    meaning: 'A key that the schema does not define; typos must not pass silently.',
+    fix: 'Correct the spelling (the message suggests the closest key and lists the known ones) or remove the key.',
+  },
+  CONFIG_MISSING_KEY: {
+    meaning: 'A required key is absent.',
+    fix: 'Add the key named in the message to the section the position points at.',
+  },
+  CONFIG_TYPE: {
+    meaning: 'A value has the wrong type (a number where a string is expected, a list where a map is expected...).',
+    fix: 'Write the type the message names; in YAML, quote values such as versions ("1.0") that would otherwise be numbers.',
+  },
+  CONFIG_INVALID_VALUE: {
+    meaning: 'A value has the right type but not an allowed form (not one of the allowed words, a bad duration or address, an empty list...).',
+    fix: 'Use one of the forms the message gives; the schema (and an editor using it) lists them.',
+  },
+  // --- cross-field rules
+  CONFIG_DUPLICATE_API: {
+    meaning: 'Two APIs have the same name and version.',
+    fix: 'Give one of them another version (or name).',
+  },
+  CONFIG_DUPLICATE_ROUTE: {
+    meaning: 'Two APIs have the same context and version, so requests cannot tell them apart.',
+    fix: 'Change the context or the version of one of them.',
+  },
+  CONFIG_DUPLICATE_DEFAULT: {
+    meaning: 'More than one version of a context is marked default: true.',
+    fix: 'Keep default: true on one version of the context only.',
+  },
+  CONFIG_CONTEXT_SHADOW: {
+    meaning: "An API's context lies under another API's /context/version route, so the same request path would match both.",
+    fix: 'Choose a context that does not start with another API\'s "/context/version".',
+  },
+  CONFIG_URL: {
+    meaning: 'An endpoint URL is not an absolute http:// or https:// URL, or carries credentials, a query or a fragment.',
+    fix: 'Write the backend as https://host[:port][/base/path]; send credentials in headers, not in the URL.',
+  },
+  CONFIG_CERT_ON_HTTP: {
+    meaning: 'A certificate is given for an http:// endpoint, where no TLS takes place.',
+    fix: 'Use an https:// URL, or remove the certificate.',
+  },
+  CONFIG_NO_TRUST: {
+    meaning: 'An https:// endpoint has no certificate and trustSystemCAs is false: nothing could ever be trusted.',
+    fix: 'Give the endpoint a certificate alias, or allow the system roots (trustSystemCAs: true).',
+  },
+  CONFIG_PROTOCOL_RANGE: {
+    meaning: 'A protocols list is not a contiguous range of TLS versions (e.g. TLSv1 and TLSv1.2 without TLSv1.1).',
+    fix: 'List consecutive versions: [TLSv1.2, TLSv1.3], or [TLSv1.3] alone.',
+  },
+  CONFIG_TIMEOUTS: {
+    meaning: 'A timeout or interval is zero, or an endpoint\'s connect timeout is above its socket timeout.',
+    fix: 'Use positive durations, with connect not above socket for each endpoint.',
+  },
+  CONFIG_CIPHERS: {
+    meaning: 'OpenSSL accepts no cipher from the cipher string.',
+    fix: 'Check the names with `openssl ciphers -v \'<string>\'`, or remove the key to use the secure default.',
+  },
+  CONFIG_RESOURCE: {
+    meaning: 'A resource path template is malformed, or a path and method are listed twice.',
+    fix: 'Write templates as /literal, /{param} segments and an optional trailing /*; list each path once.',
+  },
+  CONFIG_ADDRESS: {
+    meaning: 'A listen or admin address is invalid (port out of range) or used by two listeners.',
+    fix: 'Give each listener its own host:port with a port from 1 to 65535 (0 picks a free port).',
+  },
+  CONFIG_ALIAS: {
+    meaning: 'A certificate alias is ambiguous (two files carry it) or written with a file extension.',
+    fix: 'Write the alias without extension, and keep one file per alias in the certificates folder.',
+  },
+  // --- certificates
+  CERT_READ: {
+    meaning: 'A certificate file could not be read: unreadable, too large, not a regular file, or resolving outside the certificates folder.',
+    fix: 'Check the file and its permissions; certificates must be files inside the certificates folder (symlinks included).',
+  },
+  CERT_PARSE: {
+    meaning: 'A certificate file holds no certificate that parses (empty, truncated, garbage, or a key instead of a certificate).',
+    fix: 'Replace the file with the PEM or DER certificate; `openssl x509 -in <file> -noout -text` shows what is wrong.',
+  },
+  CERT_EXPIRED: {
+    meaning: 'A referenced certificate has expired (an error when certs.expired is reject, else a warning).',
+    fix: 'Drop the renewed certificate into the certificates folder, or remove the expired alias from the rotation list.',
+  },
+  CERT_NOT_YET_VALID: {
+    meaning: 'A referenced certificate is not valid yet (its notBefore is in the future); handshakes will fail until then.',
+    fix: 'Check the clock of this machine and the certificate\'s dates.',
+  },
+  CERT_EXPIRING: {
+    meaning: 'A referenced certificate expires within certs.warnBefore.',
+    fix: 'Renew the certificate, and add the new alias beside the old one (certificate: [old, new]) for the switch.',
+  },
+  CERT_PENDING: {
+    meaning: 'A referenced alias has no file yet; the endpoint answers 503 CERTIFICATE_PENDING until it appears.',
+    fix: 'Drop <alias>.crt into the certificates folder (or `gatehouse cert fetch`); the next reload picks it up.',
+  },
+  CERT_DIRECTORY: {
+    meaning: 'The certificates folder does not exist or cannot be listed.',
+    fix: 'Create the folder, or point certs.directory at it (relative to the configuration file).',
+  },
+  CERT_HOSTNAME: {
+    meaning: 'The trusted certificates are all leaf certificates, and none names the host the hostname verifier will check: the handshake is bound to fail.',
+    fix: 'Set tls.serverName to a name in the certificate, reissue the certificate with the host in its SANs, or relax hostnameVerifier.',
+  },
+  CERT_KEY_IN_TRUST_FILE: {
+    meaning: 'A certificate file in the certificates folder also holds a private key.',
+    fix: 'Remove the private key from the file: the folder holds what the gateway trusts, and keys are secrets.',
+  },
+  LISTENER_CERTIFICATE: {
+    meaning: "The HTTPS listener's own certificate or key is missing, does not parse, or the key does not match the certificate.",
+    fix: 'Provide <alias>.crt with <alias>.key (PEM), or <alias>.p12 / .pfx, with the right passphrase.',
+  },
+  // --- warnings on TLS settings
+  TLS_ALLOW_ALL: {
+    meaning: 'hostnameVerifier AllowAll: any certificate the endpoint trusts is accepted whatever host it names.',
+    fix: 'Prefer Strict with tls.serverName set to the name in the certificate.',
+  },
+  TLS_LEGACY_PROTOCOL: {
+    meaning: 'TLSv1 or TLSv1.1 is allowed; both are deprecated (RFC 8996) and need a lowered OpenSSL security level.',
+    fix: 'Upgrade the backend to TLSv1.2 or later and remove the old versions from protocols.',
+  },
+} as const satisfies Record<string, CodeInfo>;
+
+export type Code = keyof typeof CODES;
