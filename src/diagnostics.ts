@@ -23,13 +23,14 @@ export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
   return diagnostics.some((d) => d.severity === 'error');
 }
 
-/** Sorted by file, then position; file-level diagnostics (no line) of a file come first. */
+/** Sorted by file, then position, errors first; file-level diagnostics (no line) of a file come first. */
 export function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
   return [...diagnostics].sort(
     (a, b) =>
       compare(a.file, b.file) ||
       (a.line ?? 0) - (b.line ?? 0) ||
       (a.column ?? 0) - (b.column ?? 0) ||
+      compare(a.severity, b.severity) || // 'error' < 'warning'
       compare(a.message, b.message),
   );
 }

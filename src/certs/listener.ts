@@ -20,7 +20,7 @@ export async function readListenerFiles(directory: string, alias: string): Promi
   try {
     realDirectory = await realpath(directory);
   } catch (e) {
-    return { kind: 'missing', reason: `the certificates folder ${directory}: ${describeFsError(e)}` };
+    return { kind: 'missing', reason: `the certificates folder: ${describeFsError(e)}` };
   }
   const candidate = (extension: string): string => path.join(directory, alias + extension);
   for (const extension of ['.p12', '.pfx']) {
@@ -39,7 +39,7 @@ export async function readListenerFiles(directory: string, alias: string): Promi
   }
   return {
     kind: 'missing',
-    reason: `no ${alias}.crt + ${alias}.key, nor ${alias}.p12 / ${alias}.pfx, in ${directory}`,
+    reason: `no ${alias}.crt + ${alias}.key, nor ${alias}.p12 / ${alias}.pfx, in the certificates folder`,
   };
 }
 
@@ -47,40 +47,41 @@ export type ListenerCheck =
   | { readonly ok: true; readonly credentials: ListenerCredentials }
   | { readonly ok: false; readonly reason: string };
 
-export function checkListenerFiles(files: ListenerFiles, passphrase: string | undefined): ListenerCheck {
+/** `show` renders a path for a message. */
+export function checkListenerFiles(files: ListenerFiles, passphrase: string | undefined, show: (file: string) => string = (f) => f): ListenerCheck {
   if (files.kind === 'missing') return { ok: false, reason: files.reason };
   if (files.kind === 'pfx') {
     const { file } = files;
-    if (!file.bytes) return { ok: false, reason: `${file.path}: ${file.error}` };
+    if (!file.bytes) return { ok: false, reason: `${show(file.path)}: ${file.error}` };
     try {
       createSecureContext({ pfx: file.bytes, passphrase });
     } catch (e) {
-      return { ok: false, reason: `${file.path} cannot be used: ${pkcs12Reason(e)}` };
+      return { ok: false, reason: `${show(file.path)} cannot be used: ${pkcs12Reason(e)}` };
     }
     let certificates: CertificateInfo[];
     try {
       certificates = readPkcs12Certificates(file.bytes, passphrase ?? '').map((der) => describeCertificate(new X509Certificate(der)));
     } catch (e) {
-      return { ok: false, reason: `${file.path}: its certificates do not parse: ${(e as Error).message}` };
+      return { ok: false, reason: `${show(file.path)}: its certificates do not parse: ${(e as Error).message}` };
     }
     return { ok: true, credentials: { kind: 'pfx', path: file.path, pfx: file.bytes, certificates } };
   }
   const { cert, key } = files;
-  if (!cert.bytes) return { ok: false, reason: `${cert.path}: ${cert.error}` };
-  if (!key.bytes) return { ok: false, reason: `the private key ${key.path}: ${key.error}` };
+  if (!cert.bytes) return { ok: false, reason: `${show(cert.path)}: ${cert.error}` };
+  if (!key.bytes) return { ok: false, reason: `the private key ${show(key.path)}: ${key.error}` };
   const parsed = parseCertificateBytes(cert.bytes);
-  if (!parsed.ok) return { ok: false, reason: `${cert.path}: ${parsed.reason}` };
+  if (!parsed.ok) return { ok: false, reason: `${show(cert.path)}: ${parsed.reason}` };
   try {
     createPrivateKey({ key: key.bytes, passphrase });
   } catch (e) {
     const message = (e as Error).message;
     const hint = /passphrase|decrypt|bad decrypt/i.test(message) ? ' (a wrong or missing listen.https.passphrase?)' : '';
-    return { ok: false, reason: `the private key ${key.path} does not parse: ${message}${hint}` };
+    return { ok: false, reason: `the private key ${show(key.path)} does not parse: ${message}${hint}` };
   }
   try {
     createSecureContext({ cert: cert.bytes, key: key.bytes, passphrase });
   } catch (e) {
-    return { ok: false, reason: `the private key ${key.path} does not match the certificate ${cert.path}: ${(e as Error).message}` };
+    return { ok: false, reason: `the private key ${show(key.path)} does not match the certificate ${show(cert.path)}: ${(e as Error).message}` };
   }
   return {
     ok: true,

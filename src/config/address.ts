@@ -1,7 +1,8 @@
-// Listen addresses as written ("0.0.0.0:8280", "[::1]:9901", "localhost:8080", or a port alone).
+// Listen addresses as written ("0.0.0.0:8280", "[::1]:9901", "localhost:8080", or a port alone:
+// all interfaces).
 import type { DocumentAddress, ListenAddress } from './types.js';
 
-const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]*)):([0-9]{1,5})$/;
+const HOST_PORT = /^(?:(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]*)):)?([0-9]{1,5})$/;
 
 /** The address, or undefined when the port is out of range (the schema checked the form). */
 export function parseAddress(value: DocumentAddress): ListenAddress | undefined {

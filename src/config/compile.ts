@@ -2,12 +2,12 @@
 // effective configuration (inheritance applied, durations in milliseconds, certificates parsed),
 // with the certificate diagnostics of SPEC §2. Pure: all I/O happened before.
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { hostnameProblem, expiryState, plural } from '../certs/check.js';
 import { checkListenerFiles } from '../certs/listener.js';
 import type { ListenerFiles } from '../certs/listener.js';
 import { certificateLabel, parseCertificateBytes } from '../certs/parse.js';
 import type { CertificateDirectory } from '../certs/read.js';
-import { displayPath } from '../diagnostics.js';
 import { parseAddress } from './address.js';
 import { parseDuration } from './durations.js';
 import type { Reporter } from './reporter.js';
@@ -83,7 +83,7 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
       'warning',
       'CERT_DIRECTORY',
       input.certificates.directory,
-      `the certificates folder cannot be read: ${input.certificates.error}; every endpoint with a certificate answers 503 CERTIFICATE_PENDING until its file appears (certs.directory is relative to ${displayPath(input.file)})`,
+      `the certificates folder cannot be read: ${input.certificates.error}; every endpoint with a certificate answers 503 CERTIFICATE_PENDING until its file appears (certs.directory is relative to the configuration file\'s folder)`,
     );
   }
 
@@ -141,6 +141,14 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
     apis,
     inventory: [...files.byAlias.values()].flat(),
   };
+}
+
+/**
+ * Paths inside messages are relative to the configuration file's folder, as paths in the
+ * configuration are: the same text whichever folder `gatehouse` runs from.
+ */
+export function relativeToConfig(input: Pick<CompileInput, 'file'>, target: string): string {
+  return path.relative(path.dirname(input.file), target) || '.';
 }
 
 function aliasesOf(doc: GatewayDocument, i: number, role: EndpointRole): string[] {
@@ -211,7 +219,7 @@ function compileEndpoint(
       return;
     }
     if (found.length > 1) {
-      r.error('CONFIG_ALIAS', aliasPointer, `alias "${alias}" is ambiguous: ${found.map((f) => displayPath(f.path)).join(' and ')} both carry it; keep one`);
+      r.error('CONFIG_ALIAS', aliasPointer, `alias "${alias}" is ambiguous: ${found.map((f) => relativeToConfig(input, f.path)).join(' and ')} both carry it; keep one`);
       return;
     }
     certificates.push(found[0]!);
@@ -222,7 +230,7 @@ function compileEndpoint(
     r.warning(
       'CERT_PENDING',
       `${pointer}/certificate`,
-      `no file for certificate alias${pendingAliases.length > 1 ? 'es' : ''} ${pendingAliases.map((a) => `"${a}"`).join(', ')} in ${displayPath(input.certsDirectory)} yet (has: ${known.length ? known.join(', ') : 'nothing'}); ${
+      `no file for certificate alias${pendingAliases.length > 1 ? 'es' : ''} ${pendingAliases.map((a) => `"${a}"`).join(', ')} in ${relativeToConfig(input, input.certsDirectory)} yet (has: ${known.length ? known.join(', ') : 'nothing'}); ${
         all
           ? 'this endpoint answers 503 CERTIFICATE_PENDING until one appears'
           : 'this endpoint trusts the other aliases until it appears'
@@ -274,7 +282,7 @@ function compileEndpoint(
 function compileHttpsListener(input: CompileInput, r: Reporter): HttpsListenerConfig | undefined {
   const https = input.document.listen.https;
   if (!https || !input.listenerFiles) return undefined;
-  const checked = checkListenerFiles(input.listenerFiles, https.passphrase);
+  const checked = checkListenerFiles(input.listenerFiles, https.passphrase, (p) => relativeToConfig(input, p));
   if (!checked.ok) {
     r.error('LISTENER_CERTIFICATE', '/listen/https/certificate', `the gateway's own certificate "${https.certificate}": ${checked.reason}`);
     return undefined;

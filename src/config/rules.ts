@@ -98,7 +98,7 @@ function checkProtocols(protocols: readonly TlsVersion[], pointer: string, r: Re
     r.warning(
       'TLS_LEGACY_PROTOCOL',
       pointer,
-      `${legacy.join(' and ')} ${legacy.length > 1 ? 'are' : 'is'} deprecated (RFC 8996); ${listener ? 'clients' : 'the gateway'} will use ${legacy.length > 1 ? 'them' : 'it'} with OpenSSL's security level lowered to 0 for this ${listener ? 'listener' : 'endpoint'} only`,
+      `${legacy.join(' and ')} ${legacy.length > 1 ? 'are' : 'is'} deprecated (RFC 8996); ${listener ? 'clients' : 'the gateway'} will use ${legacy.length > 1 ? 'them' : 'it'} with OpenSSL's security level lowered to 0 for ${listener ? 'this listener' : 'the endpoints using this setting'} only`,
     );
   }
 }
@@ -238,7 +238,7 @@ function checkUrl(value: string, pointer: string, r: Reporter): URL | undefined 
     return undefined;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    r.error('CONFIG_URL', pointer, `must use http:// or https:// (got ${url.protocol}//)`);
+    r.error('CONFIG_URL', pointer, `must use http:// or https:// (got ${JSON.stringify(value)})`);
     return undefined;
   }
   if (!url.hostname) {

@@ -112,7 +112,7 @@ function toDiagnostic(
       message =
         Array.isArray(expected) && parent.patternErrorMessage
           ? `${parent.patternErrorMessage} (got ${got()})`
-          : `must be ${typeNames(expected)} (got ${got()})${quoteHint(expected, error.data, sourceMap.text(error.instancePath))}`;
+          : `must be ${typeNames(expected)} (got ${got()})${quoteHint(parent, error.data, sourceMap.text(error.instancePath))}`;
       break;
     }
     case 'enum': {
@@ -186,11 +186,12 @@ function typeNames(type: string | string[]): string {
   return (Array.isArray(type) ? type : [type]).map((t) => TYPE_NAMES[t] ?? t).join(' or ');
 }
 
-/** YAML reads 1.0 as a number: API versions and the like must be quoted. */
-function quoteHint(expected: string | string[], value: unknown, text: string | undefined): string {
-  const wantsString = expected === 'string' || (Array.isArray(expected) && expected.includes('string'));
-  if (!wantsString || (typeof value !== 'number' && typeof value !== 'boolean')) return '';
-  return `; quote it: "${text ?? String(value)}"`;
+/** YAML reads 1.0 as a number: suggest quotes when the quoted text would be a valid value. */
+function quoteHint(parent: SchemaNode, value: unknown, text: string | undefined): string {
+  if (parent.type !== 'string' || parent.pattern === undefined) return '';
+  if (typeof value !== 'number' && typeof value !== 'boolean') return '';
+  const written = text ?? String(value);
+  return new RegExp(parent.pattern, 'u').test(written) ? `; quote it: "${written}"` : '';
 }
 
 /**
