@@ -21,8 +21,8 @@ export function expiryState(info: CertificateInfo, nowMs: number, warnBeforeMs: 
   return info.notAfterMs - nowMs <= warnBeforeMs ? { state: 'expiring', daysLeft } : { state: 'valid', daysLeft };
 }
 
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
+export function plural(n: number, word: string, pluralWord = `${word}s`): string {
+  return `${n} ${n === 1 ? word : pluralWord}`;
 }
 
 /**

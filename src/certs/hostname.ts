@@ -4,7 +4,7 @@
 //   DefaultAndLocalhost  Strict, and localhost, 127.0.0.1 and ::1 pass whatever the certificate names
 //   AllowAll             no name check
 // Matching is X509Certificate.checkHost / checkIP, which implement RFC 6125 this way.
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { HostnameVerifier } from '../config/types.js';
 

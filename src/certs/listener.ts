@@ -96,12 +96,15 @@ function pkcs12Reason(error: unknown): string {
     : message;
 }
 
+/** PKCS#12 certBag (RFC 7292), forge.pki.oids.certBag. */
+const CERT_BAG_OID = '1.2.840.113549.1.12.10.1.3';
+
 /** DER of every certificate in a PKCS#12 file. node-forge keeps the raw ASN.1 of certificates it cannot decode (EC keys). */
 export function readPkcs12Certificates(bytes: Buffer, password: string): Buffer[] {
   const p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(bytes.toString('binary')), false, password);
-  const bags = p12.getBags({ bagType: forge.pki.oids.certBag })[forge.pki.oids.certBag!] ?? [];
+  const bags = p12.getBags({ bagType: CERT_BAG_OID })[CERT_BAG_OID] ?? [];
   return bags.map((bag) => {
-    const asn1 = bag.cert ? forge.pki.certificateToAsn1(bag.cert) : (bag.asn1 as forge.asn1.Asn1);
+    const asn1 = bag.cert ? forge.pki.certificateToAsn1(bag.cert) : bag.asn1;
     return Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
   });
 }

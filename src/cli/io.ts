@@ -23,6 +23,6 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
     // Node's text goes on about positionals after "--"; the first sentence is what matters.
-    throw new UsageError((e as Error).message.split('. To specify')[0]!);
+    throw new UsageError((e as Error).message.split('. To specify')[0]);
   }
 }

@@ -70,5 +70,5 @@ function summaryLine(file: string, config: GatewayConfig | undefined, diagnostic
   if (!config) return `${name}: invalid: ${plural(errors, 'error')}${warnings ? `, ${plural(warnings, 'warning')}` : ''}`;
   const s = summarize(config);
   const pending = s.pendingCertificates ? ` (${s.pendingCertificates} pending)` : '';
-  return `${name}: valid: ${plural(s.apis, 'API')}, ${plural(s.endpoints, 'endpoint')}, ${plural(s.certificates, 'certificate alias')}${pending}${warnings ? `; ${plural(warnings, 'warning')}` : ''}`;
+  return `${name}: valid: ${plural(s.apis, 'API')}, ${plural(s.endpoints, 'endpoint')}, ${plural(s.certificates, 'certificate alias', 'certificate aliases')}${pending}${warnings ? `; ${plural(warnings, 'warning')}` : ''}`;
 }

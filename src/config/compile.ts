@@ -83,7 +83,7 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
       'warning',
       'CERT_DIRECTORY',
       input.certificates.directory,
-      `the certificates folder cannot be read: ${input.certificates.error}; every endpoint with a certificate answers 503 CERTIFICATE_PENDING until its file appears (certs.directory is relative to the configuration file\'s folder)`,
+      `the certificates folder cannot be read: ${input.certificates.error}; every endpoint with a certificate answers 503 CERTIFICATE_PENDING until its file appears (certs.directory is relative to the configuration file's folder)`,
     );
   }
 
@@ -230,7 +230,7 @@ function compileEndpoint(
     r.warning(
       'CERT_PENDING',
       `${pointer}/certificate`,
-      `no file for certificate alias${pendingAliases.length > 1 ? 'es' : ''} ${pendingAliases.map((a) => `"${a}"`).join(', ')} in ${relativeToConfig(input, input.certsDirectory)} yet (has: ${known.length ? known.join(', ') : 'nothing'}); ${
+      `no file for certificate alias${pendingAliases.length > 1 ? 'es' : ''} ${pendingAliases.map((a) => `"${a}"`).join(', ')} in ${relativeToConfig(input, input.certsDirectory)}/ yet (has: ${known.length ? known.join(', ') : 'nothing'}); ${
         all
           ? 'this endpoint answers 503 CERTIFICATE_PENDING until one appears'
           : 'this endpoint trusts the other aliases until it appears'

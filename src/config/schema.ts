@@ -60,10 +60,21 @@ export function validateSchema(
 ): Diagnostic[] {
   const validate = validator();
   if (validate(data)) return [];
+  const errors = validate.errors ?? [];
+  // "contxt: did you mean context?" already says that context is missing: say it once.
+  const misspelled = new Set(
+    errors.flatMap((e) => {
+      if (e.keyword !== 'additionalProperties') return [];
+      const known = Object.keys((e.parentSchema as SchemaNode | undefined)?.properties ?? {});
+      const guess = closestKey((e.params as { additionalProperty: string }).additionalProperty, known);
+      return guess ? [`${e.instancePath}\0${guess}`] : [];
+    }),
+  );
   const seen = new Set<string>();
   const out: Diagnostic[] = [];
-  for (const error of validate.errors ?? []) {
+  for (const error of errors) {
     if (unresolved.has(error.instancePath)) continue;
+    if (error.keyword === 'required' && misspelled.has(`${error.instancePath}\0${(error.params as { missingProperty: string }).missingProperty}`)) continue;
     const diagnostic = toDiagnostic(error, data, file, sourceMap, expanded);
     const key = `${diagnostic.path}\0${diagnostic.message}`;
     if (seen.has(key)) continue;
@@ -213,12 +224,18 @@ function truncate(s: string): string {
   return oneLine.length > 80 ? `${oneLine.slice(0, 77)}...` : oneLine;
 }
 
-export function suggest(value: string, known: readonly string[]): string {
-  if (!value || known.length === 0) return '';
+/** The known word `value` is probably a misspelling of, if any. */
+export function closestKey(value: string, known: readonly string[]): string | undefined {
+  if (!value || known.length === 0) return undefined;
   const sameCase = known.find((k) => k.toLowerCase() === value.toLowerCase());
-  if (sameCase) return `; did you mean "${sameCase}"?`;
+  if (sameCase) return sameCase;
   const candidate = closest(value, [...known]);
-  return distance(value, candidate) <= Math.max(2, Math.floor(value.length / 3)) ? `; did you mean "${candidate}"?` : '';
+  return distance(value, candidate) <= Math.max(2, Math.floor(value.length / 3)) ? candidate : undefined;
+}
+
+export function suggest(value: string, known: readonly string[]): string {
+  const guess = closestKey(value, known);
+  return guess ? `; did you mean "${guess}"?` : '';
 }
 
 /** "The API's name; unique..." → "the API's name; unique..." (acronyms such as TLS keep their case). */

@@ -41,14 +41,14 @@ t.test('a missing alias is pending, not an error: the endpoint will answer 503 C
   const loaded = await loadFixture(t, { 'gateway.yaml': oneApi(endpoint('shop')), certs: { 'other.crt': shop.certPem } });
   t.equal(
     loaded.text,
-    'gateway.yaml:7:60  warning  apis[0].endpoints.production.certificate: no file for certificate alias "shop" in certs yet (has: other); this endpoint answers 503 CERTIFICATE_PENDING until one appears  [CERT_PENDING]\n',
+    'gateway.yaml:7:60  warning  apis[0].endpoints.production.certificate: no file for certificate alias "shop" in certs/ yet (has: other); this endpoint answers 503 CERTIFICATE_PENDING until one appears  [CERT_PENDING]\n',
   );
   t.same(loaded.config!.apis[0]!.production.pendingAliases, ['shop']);
 });
 
 t.test('during a rotation, a missing new alias leaves the old one trusted', async (t) => {
   const loaded = await loadFixture(t, { 'gateway.yaml': oneApi(endpoint(['shop-2025', 'shop-2026'])), certs: { 'shop-2025.crt': shop.certPem } });
-  t.match(loaded.text, /no file for certificate alias "shop-2026" in certs yet \(has: shop-2025\); this endpoint trusts the other aliases until it appears  \[CERT_PENDING\]/);
+  t.match(loaded.text, /no file for certificate alias "shop-2026" in certs\/ yet \(has: shop-2025\); this endpoint trusts the other aliases until it appears  \[CERT_PENDING\]/);
   const production = loaded.config!.apis[0]!.production;
   t.same(production.pendingAliases, ['shop-2026']);
   t.equal(production.certificates.length, 1);

@@ -8,7 +8,14 @@ import { interpolate } from '../../src/config/interpolate.js';
 import { issue } from '../helpers/pki.js';
 import { loadFixture } from '../helpers/workspace.js';
 
-const schema = JSON.parse(readFileSync(new URL('../../schemas/gateway.schema.json', import.meta.url), 'utf8'));
+const schemaText = readFileSync(new URL('../../schemas/gateway.schema.json', import.meta.url), 'utf8');
+
+/** The schema's default at a dotted path of properties, read from the file itself. */
+function schemaDefault(dotted: string): string {
+  let node = JSON.parse(schemaText) as { properties?: Record<string, unknown>; default?: unknown };
+  for (const key of dotted.split('.')) node = node.properties![key] as typeof node;
+  return node.default as string;
+}
 
 const layered = `version: 1
 defaults:
@@ -99,16 +106,20 @@ t.test('YAML and TOML give the same configuration', async (t) => {
 
 t.test('every default comes from the schema', async (t) => {
   const { config } = await loadFixture(t, { 'gateway.yaml': 'version: 1\napis: []\n', certs: {} });
-  const p = schema.properties;
-  const ms = (v: string) => ({ s: 1000, d: 86_400_000, m: 60_000 })[v.slice(-1) as 's' | 'd' | 'm']! * Number(v.slice(0, -1));
-  t.same(config!.listen.http, { host: '0.0.0.0', port: Number(p.listen.properties.http.default.split(':')[1]) });
-  t.same(config!.admin.address, { host: '127.0.0.1', port: Number(p.admin.properties.address.default.split(':')[1]) });
-  t.equal(config!.certs.warnBeforeMs, ms(p.certs.properties.warnBefore.default));
-  t.equal(config!.certs.expired, p.certs.properties.expired.default);
-  t.equal(config!.certs.directory, path.resolve(path.dirname(config!.file), p.certs.properties.directory.default));
-  t.equal(config!.reload.intervalMs, ms(p.reload.properties.interval.default));
-  t.equal(config!.reload.preflight, p.reload.properties.preflight.default);
-  t.equal(config!.routing.sandboxHeader, p.routing.properties.sandboxHeader.default);
+  const ms = (v: string) => ({ s: 1000, d: 86_400_000, m: 60_000 })[v.slice(-1) as 's' | 'd' | 'm'] * Number(v.slice(0, -1));
+  t.same(config!.listen.http, { host: '0.0.0.0', port: Number(schemaDefault('listen.http').split(':')[1]) });
+  t.same(config!.admin.address, { host: '127.0.0.1', port: Number(schemaDefault('admin.address').split(':')[1]) });
+  t.equal(config!.certs.warnBeforeMs, ms(schemaDefault('certs.warnBefore')));
+  t.equal(config!.certs.expired, schemaDefault('certs.expired'));
+  t.equal(config!.certs.directory, path.resolve(path.dirname(config!.file), schemaDefault('certs.directory')));
+  t.equal(config!.reload.intervalMs, ms(schemaDefault('reload.interval')));
+  t.equal(config!.reload.preflight, schemaDefault('reload.preflight'));
+  t.equal(config!.routing.sandboxHeader, schemaDefault('routing.sandboxHeader'));
+  const endpointDefaults = await loadFixture(t, { 'gateway.yaml': 'version: 1\napis:\n  - { name: A, context: /a, version: v1, endpoints: { production: { url: "https://a" } } }\n', certs: {} });
+  const endpoint = endpointDefaults.config!.apis[0]!.production;
+  t.equal(endpoint.timeouts.connectMs, ms(schemaDefault('defaults.timeouts.connect')));
+  t.equal(endpoint.timeouts.socketMs, ms(schemaDefault('defaults.timeouts.socket')));
+  t.equal(endpoint.tls.hostnameVerifier, schemaDefault('defaults.tls.hostnameVerifier'));
   t.equal(config!.admin.token, undefined);
 });
 

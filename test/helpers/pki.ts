@@ -41,7 +41,7 @@ export function testKey(index = 0): forge.pki.rsa.KeyPair {
       privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
       publicKeyEncoding: { type: 'spki', format: 'pem' },
     });
-    const key = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
+    const key = forge.pki.privateKeyFromPem(privateKey);
     pair = { privateKey: key, publicKey: forge.pki.setRsaPublicKey(key.n, key.e) };
     keys.set(index, pair);
   }
