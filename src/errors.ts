@@ -1,12 +1,15 @@
 // The catalogue of every code Gatehouse reports: configuration diagnostics (errors and warnings of
-// `gatehouse validate`, of start-up and of reloads). docs/errors.md is generated from this table
-// (`npm run docs`) and a test fails when the two drift apart.
+// `gatehouse validate`, of start-up and of reloads) and the errors a client receives.
+// docs/errors.md is generated from this table (`npm run docs`) and a test fails when the two
+// drift apart.
 
 export interface CodeInfo {
   /** What the code means, in one sentence. */
   readonly meaning: string;
   /** What the operator does about it. */
   readonly fix: string;
+  /** For codes a client receives: the HTTP status. */
+  readonly status?: number;
 }
 
 export const CODES = {
@@ -143,6 +146,55 @@ export const CODES = {
     meaning: 'TLSv1 or TLSv1.1 is allowed; both are deprecated (RFC 8996) and need a lowered OpenSSL security level.',
     fix: 'Upgrade the backend to TLSv1.2 or later and remove the old versions from protocols.',
   },
+  // --- what a client receives: {"error": {"code", "message", "requestId"}}
+  NO_ROUTE: {
+    status: 404,
+    meaning: 'No API matches the path (context and version), the API has no sandbox endpoint for a sandbox request, or its resources do not list the path.',
+    fix: 'Call /{context}/{version}/... of a declared API (or /{context}/... for its default version); add the path to resources.',
+  },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    meaning: "The API's resources list the path, but not with this method. The Allow header lists the methods that are.",
+    fix: 'Use an allowed method, or add the method to the resource in the configuration.',
+  },
+  CERTIFICATE_PENDING: {
+    status: 503,
+    meaning: "The endpoint's certificate alias has no file yet, so no backend certificate can be trusted.",
+    fix: 'Drop <alias>.crt into the certificates folder; the endpoint serves once a reload picks it up.',
+  },
+  BACKEND_TLS_UNTRUSTED: {
+    status: 502,
+    meaning: "The backend's certificate is not trusted by this endpoint (not issued by, nor equal to, a certificate it trusts), or it is expired or not yet valid.",
+    fix: "The log line with the request id names the presented certificate; trust it with `gatehouse cert fetch` (check the fingerprint), or fix the backend's certificate.",
+  },
+  BACKEND_HOSTNAME_MISMATCH: {
+    status: 502,
+    meaning: "The backend's certificate is trusted but does not name the host the endpoint's hostname verifier checks.",
+    fix: "Set tls.serverName to a name in the certificate (the log lists them), reissue the certificate, or relax hostnameVerifier.",
+  },
+  BACKEND_TLS_PROTOCOL: {
+    status: 502,
+    meaning: "The TLS handshake failed on protocol version or cipher, or the backend does not speak TLS at all.",
+    fix: "Align the endpoint's tls.protocols and tls.ciphers with the backend's; for a plain-HTTP backend use an http:// URL.",
+  },
+  BACKEND_UNREACHABLE: {
+    status: 502,
+    meaning: 'The backend could not be reached: name not resolved, connection refused or reset, or the connection closed before a response.',
+    fix: "Check that the backend runs and that the URL's host and port are right from the gateway's network.",
+  },
+  BACKEND_INVALID_RESPONSE: {
+    status: 502,
+    meaning: 'The backend answered with something that is not valid HTTP/1.1.',
+    fix: "Check the backend's port and protocol (an https:// URL on a plain-HTTP port, a non-HTTP service).",
+  },
+  BACKEND_TIMEOUT: {
+    status: 504,
+    meaning: "The backend did not complete the connection and TLS handshake within timeouts.connect, or was silent longer than timeouts.socket.",
+    fix: 'Check the backend; raise the endpoint\'s timeouts if it is slow by design.',
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;
+
+/** The codes a client can receive, with their HTTP status. */
+export type RequestCode = { [K in Code]: (typeof CODES)[K] extends { status: number } ? K : never }[Code];

@@ -133,7 +133,7 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
   return {
     file: input.file,
     revision: revisionOf(input, apis, https),
-    listen: { http: parseAddress(doc.listen.http)!, ...(https ? { https } : {}) },
+    listen: { http: parseAddress(doc.listen.http)!, ...(https ? { https } : {}), shutdownTimeoutMs: parseDuration(doc.listen.shutdownTimeout)! },
     admin: { address: parseAddress(doc.admin.address)!, ...(doc.admin.token ? { token: doc.admin.token } : {}) },
     certs: { directory: input.certsDirectory, warnBeforeMs, expired: doc.certs.expired },
     reload: { intervalMs: parseDuration(doc.reload.interval)!, preflight: doc.reload.preflight },

@@ -50,6 +50,9 @@ function checkDurations(doc: GatewayDocument, r: Reporter): void {
   if (parseDuration(doc.reload.interval) === 0) {
     r.error('CONFIG_TIMEOUTS', '/reload/interval', 'must be greater than zero (got 0); use a duration like "10s"');
   }
+  if (parseDuration(doc.listen.shutdownTimeout) === 0) {
+    r.error('CONFIG_TIMEOUTS', '/listen/shutdownTimeout', 'must be greater than zero (got 0); use a duration like "25s"');
+  }
   for (const [section, pointer] of settingSections(doc, 'timeouts')) {
     for (const key of ['connect', 'socket']) {
       if (section[key] !== undefined && parseDuration(section[key]) === 0) {

@@ -62,6 +62,7 @@ export type DocumentAddress = string | number;
 export interface GatewayDocument {
   version: 1;
   listen: {
+    shutdownTimeout: Duration;
     http: DocumentAddress;
     https?: { address: DocumentAddress; certificate: string; passphrase?: string; protocols: TlsVersion[]; ciphers?: string };
   };
@@ -193,7 +194,7 @@ export interface GatewayConfig {
   readonly file: string;
   /** SHA-256 over the configuration's bytes and every referenced certificate file. */
   readonly revision: string;
-  readonly listen: { readonly http: ListenAddress; readonly https?: HttpsListenerConfig };
+  readonly listen: { readonly http: ListenAddress; readonly https?: HttpsListenerConfig; readonly shutdownTimeoutMs: number };
   readonly admin: { readonly address: ListenAddress; readonly token?: string };
   readonly certs: { readonly directory: string; readonly warnBeforeMs: number; readonly expired: 'reject' | 'warn' };
   readonly reload: { readonly intervalMs: number; readonly preflight: 'off' | 'warn' | 'enforce' };

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { LoadResult } from '../../src/config/load.js';
 import { formatText } from '../../src/diagnostics.js';
 
-export type Fixture = Parameters<Test['testdir']>[0];
+export type Fixture = Record<string, unknown>;
 
 export interface Loaded extends LoadResult {
   readonly dir: string;
@@ -19,7 +19,7 @@ export async function loadFixture(
   files: Fixture,
   options: { env?: Record<string, string>; nowMs?: number; config?: string } = {},
 ): Promise<Loaded> {
-  const dir = t.testdir(files);
+  const dir = t.testdir(files as Parameters<Test['testdir']>[0]);
   const result = await loadConfig(path.join(dir, options.config ?? 'gateway.yaml'), {
     env: options.env ?? {},
     ...(options.nowMs !== undefined ? { nowMs: options.nowMs } : {}),

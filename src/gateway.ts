@@ -1,0 +1,184 @@
+// A running gateway: the loaded configuration's snapshot behind the client listeners (HTTP and
+// optional HTTPS), and a graceful stop. Boot is the configuration pipeline followed by open;
+// a configuration with errors never starts.
+import { once } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:net';
+import { loadConfig } from './config/load.js';
+import type { Environment } from './config/interpolate.js';
+import type { GatewayConfig, HttpsListenerConfig, ListenAddress } from './config/types.js';
+import { formatAddress } from './config/address.js';
+import { formatDiagnostic, hasErrors } from './diagnostics.js';
+import type { Diagnostic } from './diagnostics.js';
+import type { Logger } from './log.js';
+import { createProxyHandler } from './proxy/handler.js';
+import type { RequestHandler } from './proxy/handler.js';
+import { effectiveCiphers } from './snapshot/backend-tls.js';
+import { openSnapshot, retireSnapshot } from './snapshot/snapshot.js';
+import type { Snapshot } from './snapshot/snapshot.js';
+
+export interface GatewayOptions {
+  readonly configPath: string;
+  readonly env: Environment;
+  readonly logger: Logger;
+}
+
+export interface Gateway {
+  /** The snapshot every new request reads. */
+  readonly current: Snapshot;
+  readonly http: AddressInfo;
+  readonly https: AddressInfo | undefined;
+  /** Stops accepting, lets requests in flight finish within the shutdown timeout, closes the pools. */
+  stop(): Promise<void>;
+}
+
+export type StartResult = { readonly gateway: Gateway; readonly diagnostics: readonly Diagnostic[] } | { readonly gateway?: undefined; readonly diagnostics: readonly Diagnostic[] };
+
+/** Client connections may be idle this long between requests (Node's default). */
+const CLIENT_KEEP_ALIVE_MS = 5_000;
+/** A client must send its request headers within this (slowloris). */
+const CLIENT_HEADERS_TIMEOUT_MS = 20_000;
+
+export async function startGateway(options: GatewayOptions): Promise<StartResult> {
+  const { logger } = options;
+  const { config, diagnostics } = await loadConfig(options.configPath, { env: options.env });
+  if (!config || hasErrors(diagnostics)) return { diagnostics };
+  for (const d of diagnostics) logger.warn({ code: d.code, file: d.file, line: d.line, path: d.path }, formatDiagnostic(d));
+
+  const state = { current: openSnapshot(config, 1) };
+  const listeners = new Listeners(logger);
+  try {
+    const httpServer = listeners.add(http.createServer(serverOptions(), listeners.track(createProxyHandler({ snapshots: state, logger, proto: 'http' }))));
+    const httpAddress = await listen(httpServer, config.listen.http);
+    let httpsAddress: AddressInfo | undefined;
+    if (config.listen.https) {
+      const tlsOptions = httpsOptions(config.listen.https);
+      const httpsServer = listeners.add(https.createServer({ ...serverOptions(), ...tlsOptions }, listeners.track(createProxyHandler({ snapshots: state, logger, proto: 'https' }))));
+      httpsAddress = await listen(httpsServer, config.listen.https.address);
+    }
+    logger.info(
+      {
+        generation: state.current.generation,
+        revision: config.revision,
+        http: urlOf('http', httpAddress),
+        ...(httpsAddress ? { https: urlOf('https', httpsAddress) } : {}),
+        apis: config.apis.length,
+      },
+      'gateway listening',
+    );
+    const gateway: Gateway = {
+      get current() {
+        return state.current;
+      },
+      http: httpAddress,
+      https: httpsAddress,
+      stop: () => stopGateway(config, state, listeners, logger),
+    };
+    return { gateway, diagnostics };
+  } catch (error) {
+    await listeners.closeAll();
+    await retireSnapshot(state.current, undefined, 0);
+    throw error;
+  }
+}
+
+function serverOptions(): http.ServerOptions {
+  return { keepAliveTimeout: CLIENT_KEEP_ALIVE_MS, headersTimeout: CLIENT_HEADERS_TIMEOUT_MS };
+}
+
+function httpsOptions(listener: HttpsListenerConfig): https.ServerOptions {
+  const credentials = listener.credentials;
+  const ciphers = effectiveCiphers(listener.minVersion, listener.ciphers);
+  return {
+    ...(credentials.kind === 'pfx' ? { pfx: credentials.pfx } : { cert: credentials.cert, key: credentials.key }),
+    ...(listener.passphrase !== undefined ? { passphrase: listener.passphrase } : {}),
+    minVersion: listener.minVersion,
+    maxVersion: listener.maxVersion,
+    ...(ciphers ? { ciphers } : {}),
+  };
+}
+
+async function listen(server: Server, address: ListenAddress): Promise<AddressInfo> {
+  server.listen(address.port, address.host === '' ? undefined : address.host);
+  await Promise.race([
+    once(server, 'listening'),
+    once(server, 'error').then(([error]) => {
+      const reason = (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the address is in use' : (error as Error).message;
+      throw new Error(`cannot listen on ${formatAddress(address)}: ${reason}`);
+    }),
+  ]);
+  return server.address() as AddressInfo;
+}
+
+function urlOf(scheme: string, address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${scheme}://${host}:${address.port}`;
+}
+
+/** The client listeners, with the count of requests in flight for a graceful stop. */
+class Listeners {
+  readonly servers: http.Server[] = [];
+  inFlight = 0;
+  draining = false;
+  #idle: (() => void) | undefined;
+
+  constructor(readonly logger: Logger) {}
+
+  add<S extends http.Server>(server: S): S {
+    this.servers.push(server);
+    return server;
+  }
+
+  track(handler: RequestHandler): RequestHandler {
+    return (req, res) => {
+      this.inFlight++;
+      // A request that arrives on a kept-alive connection while draining is served, then the
+      // connection closes.
+      if (this.draining) res.setHeader('connection', 'close');
+      res.once('close', this.#settled);
+      handler(req, res);
+    };
+  }
+
+  readonly #settled = (): void => {
+    this.inFlight--;
+    if (this.inFlight === 0) this.#idle?.();
+  };
+
+  /** Resolves when no request is in flight, or after `timeoutMs`; true when they all finished. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.draining = true;
+    for (const server of this.servers) {
+      server.close();
+      server.closeIdleConnections();
+    }
+    if (this.inFlight === 0) return true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#idle = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+  }
+
+  async closeAll(): Promise<void> {
+    for (const server of this.servers) {
+      server.closeAllConnections();
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+}
+
+async function stopGateway(config: GatewayConfig, state: { current: Snapshot }, listeners: Listeners, logger: Logger): Promise<void> {
+  const timeoutMs = config.listen.shutdownTimeoutMs;
+  logger.info({ inFlight: listeners.inFlight, timeoutMs }, 'stopping: no new connections; waiting for requests in flight');
+  const finished = await listeners.drain(timeoutMs);
+  if (!finished) logger.warn({ inFlight: listeners.inFlight, timeoutMs }, 'shutdown timeout: closing the connections of requests still in flight');
+  await listeners.closeAll();
+  await retireSnapshot(state.current, undefined, 1_000);
+  logger.info('stopped');
+  logger.flush();
+}

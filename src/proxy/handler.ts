@@ -1,0 +1,279 @@
+// The request path (SPEC §4): read the current snapshot once, route, pick the endpoint, check
+// the resources allow-list, and dispatch to the endpoint's pool. Bodies stream both ways with
+// back-pressure: request bytes flow into undici as they arrive; response bytes are written to the
+// client as they arrive, and the backend is paused while the client is slow.
+//
+// Hot path: everything that can be built once per snapshot is (routes, resource matchers, pools
+// and their TLS contexts, Host headers, descriptions). Per request: the header array, one
+// exchange object, and the log line.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import { BackendCertificateError } from '../snapshot/backend-tls.js';
+import type { EndpointRuntime, Snapshot } from '../snapshot/snapshot.js';
+import { backendFailureMessage, classifyBackendError, errorCode, sendError } from './errors.js';
+import type { BackendFailureCode } from './errors.js';
+import { backendRequestHeaders, clientAddressOf, clientResponseHeaders, isValidRequestId } from './headers.js';
+
+export interface SnapshotSource {
+  readonly current: Snapshot | undefined;
+}
+
+export interface ProxyOptions {
+  readonly snapshots: SnapshotSource;
+  readonly logger: Logger;
+  /** The listener's scheme, for X-Forwarded-Proto. */
+  readonly proto: 'http' | 'https';
+}
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Logged, never sent: the status of a request whose client went away (nginx's 499). */
+const CLIENT_CLOSED = 499;
+
+export function createProxyHandler(options: ProxyOptions): RequestHandler {
+  return (req, res) => {
+    const snapshot = options.snapshots.current;
+    const startedAt = performance.now();
+    const incoming = req.headers['x-request-id'];
+    const requestId = isValidRequestId(incoming) ? incoming : randomUUID();
+    const url = req.url ?? '/';
+    const queryAt = url.indexOf('?');
+    const path = queryAt === -1 ? url : url.slice(0, queryAt);
+    const log = new AccessLog(options, req, res, requestId, path, startedAt);
+
+    if (!snapshot || !path.startsWith('/')) return log.refuse('NO_ROUTE', `no API at ${clip(path)}`);
+    const route = snapshot.router.match(path);
+    if ('reason' in route) {
+      return route.reason === 'no-context'
+        ? log.refuse('NO_ROUTE', `no API at ${clip(path)}`)
+        : log.refuse('NO_ROUTE', `${route.context} has no default version; call ${route.context}/{version}/... with one of: ${route.versions}`);
+    }
+    const api = route.target;
+    const wantsSandbox = isSandbox(req.headers[snapshot.sandboxHeader]);
+    const endpoint = wantsSandbox ? api.sandbox : api.production;
+    log.endpoint = endpoint ?? api.production;
+    if (!endpoint) {
+      return log.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no sandbox endpoint`);
+    }
+    if (api.resources) {
+      const allowed = api.resources.match(route.rest, req.method ?? 'GET');
+      if (allowed.kind === 'not-listed') {
+        return log.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no resource ${clip(route.rest || '/')}`);
+      }
+      if (allowed.kind === 'method') {
+        return log.refuse(
+          'METHOD_NOT_ALLOWED',
+          `${req.method} is not allowed on ${clip(route.rest || '/')} of API "${api.config.name}" version ${api.config.version} (allowed: ${allowed.allow})`,
+          ['allow', allowed.allow],
+        );
+      }
+    }
+    const pool = endpoint.pool;
+    if (!pool) {
+      log.detail = { pendingCertificates: endpoint.config.pendingAliases };
+      return log.refuse('CERTIFICATE_PENDING', `${endpoint.description}: the backend's certificate is not installed yet`);
+    }
+
+    const target = endpoint.config.basePath + route.rest;
+    const headers = backendRequestHeaders(req.rawHeaders, {
+      headers: endpoint.config.headers,
+      hostHeader: endpoint.hostHeader,
+      sandboxHeader: snapshot.sandboxHeader,
+      requestId,
+      clientAddress: clientAddressOf(req.socket.remoteAddress),
+      proto: options.proto,
+    });
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    const exchange = new Exchange(req, res, log, endpoint, requestId);
+    pool.dispatch(
+      {
+        origin: endpoint.config.origin,
+        path: (target === '' ? '/' : target) + (queryAt === -1 ? '' : url.slice(queryAt)),
+        method: req.method ?? 'GET',
+        headers,
+        body: hasBody ? req : null,
+      },
+      exchange,
+    );
+  };
+}
+
+function isSandbox(value: string | string[] | undefined): boolean {
+  return typeof value === 'string' && value.toLowerCase() === 'sandbox';
+}
+
+/** Request paths in messages are clipped: a message is not a place to echo kilobytes back. */
+function clip(path: string): string {
+  return path.length > 200 ? `${path.slice(0, 200)}...` : path;
+}
+
+/** One access log line per request, written when the response is over (or the client left). */
+class AccessLog {
+  endpoint: EndpointRuntime | undefined;
+  code: string | undefined;
+  detail: Record<string, unknown> | undefined;
+
+  constructor(
+    readonly options: ProxyOptions,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly requestId: string,
+    readonly path: string,
+    readonly startedAt: number,
+  ) {
+    res.once('close', this.#write);
+  }
+
+  refuse(code: Parameters<typeof sendError>[1], message: string, extra?: readonly string[]): void {
+    this.code = code;
+    sendError(this.res, code, message, this.requestId, extra);
+  }
+
+  readonly #write = (): void => {
+    const { res, endpoint } = this;
+    const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED;
+    const line: Record<string, unknown> = {
+      requestId: this.requestId,
+      method: this.req.method,
+      path: this.path,
+      status,
+      durationMs: Math.round((performance.now() - this.startedAt) * 100) / 100,
+    };
+    if (endpoint) {
+      line.api = endpoint.apiConfig.name;
+      line.version = endpoint.apiConfig.version;
+      line.endpoint = endpoint.config.role;
+    }
+    if (this.code) line.code = this.code;
+    if (this.detail) Object.assign(line, this.detail);
+    this.options.logger.info(line, 'request');
+  };
+}
+
+/** One request to a backend: the undici dispatch handler that streams the response to the client. */
+class Exchange implements Dispatcher.DispatchHandler {
+  #controller: Dispatcher.DispatchController | undefined;
+  #clientGone = false;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly log: AccessLog,
+    readonly endpoint: EndpointRuntime,
+    readonly requestId: string,
+  ) {
+    res.once('close', this.#onClientClose);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#clientGone) controller.abort(new ClientClosedError());
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // 1xx informational answers are the backend's business with us
+    this.res.writeHead(statusCode, clientResponseHeaders(headers, this.requestId));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', this.#resume);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.#clientGone || error instanceof ClientClosedError) return;
+    const code = classifyBackendError(error);
+    this.log.code = code;
+    this.log.detail = failureDetail(code, error, this.endpoint);
+    const message = backendFailureMessage(code, this.endpoint.description);
+    if (this.res.headersSent) {
+      // Mid-body: the client must see a broken response, never a clean-looking truncated one.
+      this.res.destroy(error);
+      return;
+    }
+    this.log.refuse(code, message);
+  }
+
+  readonly #resume = (): void => {
+    this.#controller?.resume();
+  };
+
+  readonly #onClientClose = (): void => {
+    if (this.res.writableFinished) return;
+    this.#clientGone = true;
+    this.#controller?.abort(new ClientClosedError());
+  };
+}
+
+class ClientClosedError extends Error {
+  constructor() {
+    super('the client closed the connection');
+    this.name = 'ClientClosedError';
+  }
+}
+
+/** What the log line of a failed exchange carries for the operator (never sent to the client). */
+function failureDetail(code: BackendFailureCode, error: Error, endpoint: EndpointRuntime): Record<string, unknown> {
+  const detail: Record<string, unknown> = {
+    backend: endpoint.config.origin,
+    error: { code: errorCode(error), message: error.message },
+  };
+  if (error instanceof BackendCertificateError) {
+    detail.verifiedHost = error.host;
+    detail.hostnameVerifier = endpoint.config.tls.hostnameVerifier;
+    detail.hint = certificateHint(error, endpoint);
+    if (error.presented) {
+      const c = error.presented;
+      detail.presentedCertificate = {
+        subject: c.subject,
+        issuer: c.issuer,
+        subjectAltNames: c.subjectAltNames,
+        notBefore: c.notBefore,
+        notAfter: c.notAfter,
+        fingerprint256: c.fingerprint256,
+      };
+    }
+  }
+  if (code === 'BACKEND_TLS_UNTRUSTED' || code === 'BACKEND_HOSTNAME_MISMATCH' || code === 'BACKEND_TLS_PROTOCOL') {
+    detail.trusted = endpoint.config.certificates.length
+      ? endpoint.config.certificates.map((file) => ({
+          alias: file.alias,
+          certificates: file.certificates.map((c) => ({ subject: c.subject, notAfter: c.notAfter, fingerprint256: c.fingerprint256 })),
+        }))
+      : 'system roots';
+    detail.protocols = endpoint.config.tls.protocols;
+  }
+  return detail;
+}
+
+const VERIFY_REASONS: Record<string, string> = {
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'is issued by a CA this endpoint does not trust',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'is issued by a CA this endpoint does not trust',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'is self-signed and not one this endpoint trusts',
+  SELF_SIGNED_CERT_IN_CHAIN: 'chains to a self-signed root this endpoint does not trust',
+  CERT_HAS_EXPIRED: 'has expired',
+  CERT_NOT_YET_VALID: 'is not valid yet',
+  CERT_SIGNATURE_FAILURE: 'has a signature that does not verify',
+  CERT_UNTRUSTED: 'is not trusted for server authentication',
+  INVALID_PURPOSE: 'is not meant for server authentication',
+};
+
+/** One sentence an operator can act on. */
+function certificateHint(error: BackendCertificateError, endpoint: EndpointRuntime): string {
+  const presented = error.presented ? `"${error.presented.subject || error.presented.subjectAltNames.join(', ')}" (issuer "${error.presented.issuer}")` : 'its certificate';
+  if (error.failure === 'BACKEND_HOSTNAME_MISMATCH') {
+    const names = error.presented?.subjectAltNames.join(', ') || error.presented?.subject || 'no name';
+    return `the backend presents ${presented}, which names ${names} but not "${error.host}"; set tls.serverName to one of its names or reissue the certificate`;
+  }
+  const why = VERIFY_REASONS[error.reason] ?? `fails verification (${error.reason})`;
+  const trusted = endpoint.config.certificateAliases.length ? `certificate ${endpoint.config.certificateAliases.join(', ')}` : 'the system roots';
+  return `the backend presents ${presented}, which ${why}; this endpoint trusts ${trusted}. If this certificate is the right one, capture it with \`gatehouse cert fetch ${endpoint.config.origin} --alias NAME\` and compare its fingerprint`;
+}

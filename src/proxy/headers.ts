@@ -1,0 +1,119 @@
+// Header handling between client and backend (SPEC §4): hop-by-hop headers removed, including
+// those named in Connection; Host is the backend's unless preserveHost; X-Forwarded-For appended
+// to, X-Forwarded-Proto and -Host set; Authorization removed when asked; X-Request-Id on both
+// sides. Headers travel as flat [name, value, ...] arrays, as Node and undici both take them:
+// duplicates and the client's order survive, and no per-request object is built.
+import type { HeaderSettings } from '../config/types.js';
+
+/** RFC 9110 §7.6.1 connection-specific fields, plus the legacy and HTTP/2 ones. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'http2-settings',
+]);
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** Names listed in Connection headers (themselves hop-by-hop), or undefined when there are none. */
+function connectionTokens(values: readonly string[]): Set<string> | undefined {
+  if (values.length === 0) return undefined;
+  const tokens = new Set<string>();
+  for (const value of values) for (const token of value.split(',')) tokens.add(token.trim().toLowerCase());
+  return tokens;
+}
+
+export interface RequestHeaderContext {
+  readonly headers: HeaderSettings;
+  /** The backend's host[:port]. */
+  readonly hostHeader: string;
+  /** routing.sandboxHeader, lower-case: the gateway's own selector, not forwarded. */
+  readonly sandboxHeader: string;
+  readonly requestId: string;
+  readonly clientAddress: string;
+  readonly proto: 'http' | 'https';
+}
+
+/** The headers sent to the backend, from the client's raw headers. */
+export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeaderContext): string[] {
+  const connection: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'connection') connection.push(raw[i + 1]!);
+  const listed = connectionTokens(connection);
+  const { removeAuthorization, forwarded, preserveHost } = ctx.headers;
+
+  const out: string[] = [];
+  let clientHost: string | undefined;
+  let forwardedFor: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
+    switch (lower) {
+      case 'host':
+        clientHost = value;
+        if (preserveHost) out.push(name, value);
+        continue;
+      case 'x-forwarded-for':
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        continue;
+      case 'x-forwarded-proto':
+      case 'x-forwarded-host':
+        if (!forwarded) out.push(name, value);
+        continue;
+      case REQUEST_ID_HEADER:
+      case 'expect': // Node already answered 100-continue; undici refuses the header.
+        continue;
+      case 'authorization':
+        if (!removeAuthorization) out.push(name, value);
+        continue;
+      default:
+        if (lower === ctx.sandboxHeader) continue;
+        out.push(name, value);
+    }
+  }
+  if (!preserveHost) out.push('host', ctx.hostHeader);
+  if (forwarded) {
+    out.push('x-forwarded-for', forwardedFor === undefined ? ctx.clientAddress : `${forwardedFor}, ${ctx.clientAddress}`);
+    out.push('x-forwarded-proto', ctx.proto);
+    if (clientHost !== undefined) out.push('x-forwarded-host', clientHost);
+  } else if (forwardedFor !== undefined) {
+    out.push('x-forwarded-for', forwardedFor);
+  }
+  out.push(REQUEST_ID_HEADER, ctx.requestId);
+  return out;
+}
+
+/** The headers sent to the client, from the backend's (undici gives them lower-cased). */
+export function clientResponseHeaders(headers: Record<string, string | string[] | undefined>, requestId: string): string[] {
+  const connection = headers.connection;
+  const listed = connection === undefined ? undefined : connectionTokens(typeof connection === 'string' ? [connection] : connection);
+  const out: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name) || name === REQUEST_ID_HEADER) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const item of value) out.push(name, item);
+  }
+  out.push(REQUEST_ID_HEADER, requestId);
+  return out;
+}
+
+/** IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d; proxies write a.b.c.d. */
+export function clientAddressOf(remoteAddress: string | undefined): string {
+  if (remoteAddress === undefined) return 'unknown';
+  return remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
+}
+
+const VALID_REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
+
+/** A client's X-Request-Id is kept when it is printable ASCII of reasonable length. */
+export function isValidRequestId(value: string | string[] | undefined): value is string {
+  return typeof value === 'string' && VALID_REQUEST_ID.test(value);
+}

@@ -1,0 +1,114 @@
+// How the gateway connects to one endpoint's backend over TLS: a secure context that trusts
+// exactly the endpoint's certificates (SPEC §2), and an undici connector that refuses the
+// connection, before a single byte of the request is written, unless
+//   1. OpenSSL verified the chain against that context (signatures, dates, purpose), and
+//   2. the endpoint's hostname verifier accepts the certificate for the configured host.
+//
+// Why a connector of our own instead of Node's rejectUnauthorized: when Node refuses a
+// certificate it destroys the socket, and the certificate it refused is gone with it; the
+// operator then reads "self-signed certificate" with nothing to act on. Here the handshake
+// completes, we read the verification result Node computed (socket.authorized) and the
+// presented certificate, and refuse the socket ourselves. This is undici's documented pattern
+// for custom verification (docs/api/Connector.md). Verification is never skipped: a socket is
+// handed to undici only when both checks pass.
+import { createSecureContext, rootCertificates } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
+import { buildConnector } from 'undici';
+import type { CertificateInfo, EndpointConfig, TlsVersion } from '../config/types.js';
+import { describeCertificate } from '../certs/parse.js';
+import { verifierAccepts } from '../certs/hostname.js';
+import { TLS_VERSIONS } from '../config/rules.js';
+
+type Connector = buildConnector.connector;
+
+export type BackendTlsFailure = 'BACKEND_TLS_UNTRUSTED' | 'BACKEND_HOSTNAME_MISMATCH';
+
+/** The backend presented a certificate this endpoint does not accept. */
+export class BackendCertificateError extends Error {
+  constructor(
+    readonly failure: BackendTlsFailure,
+    /** OpenSSL's verification code (e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE) or ERR_TLS_CERT_ALTNAME_INVALID. */
+    readonly reason: string,
+    /** The certificate the backend presented (the leaf), when it sent one. */
+    readonly presented: CertificateInfo | undefined,
+    /** The host the verifier checked. */
+    readonly host: string,
+  ) {
+    super(
+      failure === 'BACKEND_TLS_UNTRUSTED'
+        ? `backend certificate not trusted: ${reason}`
+        : `backend certificate does not name ${host}`,
+    );
+    this.name = 'BackendCertificateError';
+  }
+}
+
+/**
+ * The cipher string for a range of TLS versions. OpenSSL 3 refuses TLSv1 and TLSv1.1 (SHA-1
+ * signatures) unless its security level is 0, so a range reaching below TLSv1.2 lowers it, for
+ * that endpoint or listener only (and `validate` warns).
+ */
+export function effectiveCiphers(minVersion: TlsVersion, ciphers: string | undefined): string | undefined {
+  const legacy = TLS_VERSIONS.indexOf(minVersion) < TLS_VERSIONS.indexOf('TLSv1.2');
+  if (!legacy) return ciphers;
+  return `${ciphers ?? 'DEFAULT'}:@SECLEVEL=0`;
+}
+
+/** The secure context of an endpoint: its trust store, versions and ciphers. Built once per pool. */
+export function backendSecureContext(endpoint: EndpointConfig): SecureContext {
+  const { tls } = endpoint;
+  const own = endpoint.certificates.flatMap((file) => file.certificates.map((c) => c.pem));
+  // Without certificates of its own the endpoint uses Node's default store (the public roots);
+  // with them, exactly those, plus the public roots only when asked.
+  const ca = own.length === 0 ? undefined : tls.trustSystemCAs ? [...rootCertificates, ...own] : own;
+  const ciphers = effectiveCiphers(tls.minVersion, tls.ciphers);
+  return createSecureContext({
+    ...(ca ? { ca } : {}),
+    // A dropped leaf (or intermediate) is a trust anchor, as in a Java truststore.
+    allowPartialTrustChain: true,
+    minVersion: tls.minVersion,
+    maxVersion: tls.maxVersion,
+    ...(ciphers ? { ciphers } : {}),
+  });
+}
+
+/** The host the verifier checks: tls.serverName, else the URL's host. */
+export function verifiedHost(endpoint: EndpointConfig): string {
+  return endpoint.tls.serverName ?? endpoint.hostname;
+}
+
+export function backendConnector(endpoint: EndpointConfig): Connector {
+  if (endpoint.protocol === 'http:') return buildConnector({ timeout: endpoint.timeouts.connectMs });
+  const host = verifiedHost(endpoint);
+  const verifier = endpoint.tls.hostnameVerifier;
+  const base = buildConnector({
+    secureContext: backendSecureContext(endpoint),
+    // Checked below, on the completed handshake; see the comment at the top of this file.
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+    ...(endpoint.tls.serverName ? { servername: endpoint.tls.serverName } : {}),
+    timeout: endpoint.timeouts.connectMs,
+    // No session resumption: every connection presents, and has checked, its certificate.
+    maxCachedSessions: 0,
+  });
+
+  return (options, callback) => {
+    base(options, (error, socket) => {
+      if (error) return callback(error, null);
+      const tlsSocket = socket as TLSSocket;
+      const peer = tlsSocket.getPeerX509Certificate();
+      let refusal: BackendCertificateError | undefined;
+      if (!tlsSocket.authorized) {
+        const reason = String(tlsSocket.authorizationError ?? 'UNKNOWN_VERIFICATION_ERROR');
+        refusal = new BackendCertificateError('BACKEND_TLS_UNTRUSTED', reason, peer && describeCertificate(peer), host);
+      } else if (!peer || !verifierAccepts(verifier, peer, host)) {
+        refusal = new BackendCertificateError('BACKEND_HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID', peer && describeCertificate(peer), host);
+      }
+      if (refusal) {
+        tlsSocket.destroy();
+        return callback(refusal, null);
+      }
+      callback(null, tlsSocket);
+    });
+  };
+}

@@ -1,0 +1,142 @@
+// A snapshot: everything a request needs, built once per configuration and never changed: the
+// routes, and for every endpoint its pool of backend connections. A request reads the current
+// snapshot once and uses it to the end; a reload builds a new snapshot beside the old one.
+//
+// Each endpoint's pool is keyed by everything that shapes its connections (origin, TLS settings,
+// trusted certificate fingerprints, timeouts). Opening a snapshot reuses the previous snapshot's
+// pool for every unchanged key: no new handshakes for endpoints a reload did not touch.
+import { createHash } from 'node:crypto';
+import { Pool } from 'undici';
+import type { ApiConfig, EndpointConfig, GatewayConfig } from '../config/types.js';
+import { backendConnector } from './backend-tls.js';
+import { ResourceTable } from './resources.js';
+import { Router } from './routes.js';
+
+/** Idle keep-alive connections to a backend are closed after this (undici's default is 4 s). */
+const BACKEND_KEEP_ALIVE_MS = 4_000;
+
+export interface EndpointRuntime {
+  readonly config: EndpointConfig;
+  readonly apiConfig: ApiConfig;
+  readonly poolKey: string;
+  /** Absent when no certificate alias of the endpoint has a file yet (CERTIFICATE_PENDING). */
+  readonly pool: Pool | undefined;
+  /** The Host header sent unless headers.preserveHost: the URL's host[:port]. */
+  readonly hostHeader: string;
+  /** For messages to clients: `API "Shop" version 1.0, production endpoint`. */
+  readonly description: string;
+}
+
+export interface ApiRuntime {
+  readonly config: ApiConfig;
+  readonly production: EndpointRuntime;
+  readonly sandbox: EndpointRuntime | undefined;
+  readonly resources: ResourceTable | undefined;
+}
+
+export interface Snapshot {
+  readonly generation: number;
+  readonly config: GatewayConfig;
+  readonly router: Router<ApiRuntime>;
+  readonly apis: readonly ApiRuntime[];
+  /** Every pool this snapshot uses, by key. */
+  readonly pools: ReadonlyMap<string, Pool>;
+  readonly loadedAt: Date;
+  /** The routing.sandboxHeader, lower-cased as Node presents request headers. */
+  readonly sandboxHeader: string;
+}
+
+/** Everything that shapes an endpoint's connections; equal keys can share a pool across snapshots. */
+export function poolKeyOf(endpoint: EndpointConfig): string {
+  const { tls, timeouts } = endpoint;
+  return createHash('sha256')
+    .update(
+      JSON.stringify([
+        endpoint.origin,
+        tls.protocols,
+        tls.ciphers ?? null,
+        tls.hostnameVerifier,
+        tls.serverName ?? null,
+        tls.trustSystemCAs,
+        endpoint.certificates.map((file) => file.certificates.map((c) => c.fingerprint256)),
+        timeouts.connectMs,
+        timeouts.socketMs,
+      ]),
+    )
+    .digest('hex');
+}
+
+export function openPool(endpoint: EndpointConfig): Pool {
+  return new Pool(endpoint.origin, {
+    connect: backendConnector(endpoint),
+    headersTimeout: endpoint.timeouts.socketMs,
+    bodyTimeout: endpoint.timeouts.socketMs,
+    keepAliveTimeout: BACKEND_KEEP_ALIVE_MS,
+    pipelining: 1,
+  });
+}
+
+/**
+ * Builds the snapshot of `config`. Pools come from `previous` when their key is unchanged, else
+ * are opened (this is the only side effect: opening a pool makes no connection yet).
+ */
+export function openSnapshot(config: GatewayConfig, generation: number, previous?: Snapshot): Snapshot {
+  const pools = new Map<string, Pool>();
+  const poolFor = (endpoint: EndpointConfig, key: string): Pool | undefined => {
+    if (endpoint.protocol === 'https:' && endpoint.certificateAliases.length > 0 && endpoint.certificates.length === 0) return undefined;
+    let pool = pools.get(key) ?? previous?.pools.get(key);
+    if (!pool || pool.closed || pool.destroyed) pool = openPool(endpoint);
+    pools.set(key, pool);
+    return pool;
+  };
+
+  const apis = config.apis.map((apiConfig): ApiRuntime => {
+    const endpoint = (endpointConfig: EndpointConfig): EndpointRuntime => {
+      const poolKey = poolKeyOf(endpointConfig);
+      return {
+        config: endpointConfig,
+        apiConfig,
+        poolKey,
+        pool: poolFor(endpointConfig, poolKey),
+        hostHeader: new URL(endpointConfig.url).host,
+        description: `API "${apiConfig.name}" version ${apiConfig.version}, ${endpointConfig.role} endpoint`,
+      };
+    };
+    return {
+      config: apiConfig,
+      production: endpoint(apiConfig.production),
+      sandbox: apiConfig.sandbox ? endpoint(apiConfig.sandbox) : undefined,
+      resources: apiConfig.resources ? new ResourceTable(apiConfig.resources) : undefined,
+    };
+  });
+
+  return {
+    generation,
+    config,
+    router: new Router(apis.map((api) => [api.config, api] as const)),
+    apis,
+    pools,
+    loadedAt: new Date(),
+    sandboxHeader: config.routing.sandboxHeader.toLowerCase(),
+  };
+}
+
+/**
+ * Closes the pools of `old` that `current` does not use: close() lets requests in flight finish;
+ * after `deadlineMs`, destroy() ends those still running.
+ */
+export async function retireSnapshot(old: Snapshot, current: Snapshot | undefined, deadlineMs: number): Promise<void> {
+  const retiring = [...old.pools].filter(([key, pool]) => current?.pools.get(key) !== pool).map(([, pool]) => pool);
+  await Promise.all(
+    retiring.map(async (pool) => {
+      const timer = setTimeout(() => void pool.destroy().catch(() => undefined), deadlineMs);
+      try {
+        await pool.close();
+      } catch {
+        // Already destroyed at the deadline.
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+}
