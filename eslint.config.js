@@ -1,6 +1,7 @@
 // Lint: the recommended JavaScript and type-aware TypeScript rules, nothing stylistic
 // (formatting is not a review topic).
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -30,5 +31,6 @@ export default tseslint.config(
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: globals.node },
   },
 );

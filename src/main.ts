@@ -1,17 +1,15 @@
 // The command line: parses the command word and hands the rest to the command. The only place
-// that knows about exit codes and the process.
+// that knows about exit codes and the process. Commands are loaded on demand, so that `run`
+// does not carry the modules of the others.
 import { readFileSync } from 'node:fs';
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from './cli/io.js';
 import type { CommandIo } from './cli/io.js';
-import { DEMO_BACKEND_USAGE, demoBackendCommand } from './commands/demo-backend.js';
-import { RUN_USAGE, runCommand } from './commands/run.js';
-import { VALIDATE_USAGE, validateCommand } from './commands/validate.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const USAGE = `Gatehouse ${VERSION}: a config-as-code API gateway.
 
-Usage: gatehouse <command> [options]
+Usage: gatehouse [command] [options]
 
 Commands:
   run [-c gateway.yaml] [--pretty]                          serve (the default command)
@@ -23,31 +21,49 @@ Commands:
 Exit codes: 0 ok, 1 invalid or failed, 2 usage error.
 `;
 
-type Command = (args: string[], io: CommandIo) => Promise<number>;
+interface CommandModule {
+  readonly usage: string;
+  run(args: string[], io: CommandIo): Promise<number>;
+}
 
-const COMMANDS: Record<string, { run: Command; usage: string }> = {
-  run: { run: runCommand, usage: RUN_USAGE },
-  validate: { run: validateCommand, usage: VALIDATE_USAGE },
-  'demo-backend': { run: demoBackendCommand, usage: DEMO_BACKEND_USAGE },
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  run: async () => {
+    const m = await import('./commands/run.js');
+    return { usage: m.RUN_USAGE, run: m.runCommand };
+  },
+  validate: async () => {
+    const m = await import('./commands/validate.js');
+    return { usage: m.VALIDATE_USAGE, run: m.validateCommand };
+  },
+  'demo-backend': async () => {
+    const m = await import('./commands/demo-backend.js');
+    return { usage: m.DEMO_BACKEND_USAGE, run: m.demoBackendCommand };
+  },
 };
+
+function command(name: string | undefined): (() => Promise<CommandModule>) | undefined {
+  return name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
 
 export async function main(argv: string[], io: CommandIo = processIo()): Promise<number> {
   // `gatehouse` and `gatehouse -c file` run the gateway (SPEC §6: run is the default command).
-  const [command, ...args] = argv.length === 0 || argv[0]!.startsWith('-') && !['-h', '--help', '--version'].includes(argv[0]!) ? ['run', ...argv] : argv;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    const topic = args[0] !== undefined ? COMMANDS[args[0]] : undefined;
-    io.stdout.write(topic ? topic.usage : USAGE);
+  const first = argv[0];
+  const [name, ...args] = first === undefined || (first.startsWith('-') && !['-h', '--help', '--version'].includes(first)) ? ['run', ...argv] : argv;
+  if (name === 'help' || name === '--help' || name === '-h') {
+    const topic = command(args[0]);
+    io.stdout.write(topic ? (await topic()).usage : USAGE);
     return 0;
   }
-  if (command === 'version' || command === '--version') {
+  if (name === 'version' || name === '--version') {
     io.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-  if (!entry) {
-    io.stderr.write(`gatehouse: unknown command "${command}"\n\n${USAGE}`);
+  const load = command(name);
+  if (!load) {
+    io.stderr.write(`gatehouse: unknown command "${name}"\n\n${USAGE}`);
     return EXIT_USAGE;
   }
+  const entry = await load();
   if (args.includes('--help') || args.includes('-h')) {
     io.stdout.write(entry.usage);
     return 0;
@@ -56,10 +72,10 @@ export async function main(argv: string[], io: CommandIo = processIo()): Promise
     return await entry.run(args, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr.write(`gatehouse ${command}: ${e.message}\n\n${entry.usage}`);
+      io.stderr.write(`gatehouse ${name}: ${e.message}\n\n${entry.usage}`);
       return EXIT_USAGE;
     }
-    io.stderr.write(`gatehouse ${command}: ${(e as Error).stack ?? String(e)}\n`);
+    io.stderr.write(`gatehouse ${name}: ${(e as Error).stack ?? String(e)}\n`);
     return EXIT_FAILED;
   }
 }

@@ -140,9 +140,10 @@ t.test('usage errors exit 2; help exits 0', async (t) => {
   const help = await runCli(['help', 'validate'], { cwd: dir });
   t.equal(help.code, 0);
   t.match(help.stdout, /^Usage: gatehouse validate/);
-  const top = await runCli([], { cwd: dir });
+  const top = await runCli(['--help'], { cwd: dir });
   t.equal(top.code, 0);
   t.match(top.stdout, /validate \[-c gateway\.yaml\]/);
+  t.match(top.stdout, /run \[-c gateway\.yaml\] \[--pretty\] +serve \(the default command\)/);
 });
 
 t.test('a missing configuration file exits 1 and says how to point at one', async (t) => {

@@ -70,7 +70,7 @@ export async function startTestGateway(
   options: { env?: Record<string, string> } = {},
 ): Promise<TestGateway> {
   const text = /^listen:/m.test(config) ? config : config.replace(/^version: 1\n/m, 'version: 1\nlisten: { http: "127.0.0.1:0" }\nadmin: { address: "127.0.0.1:0" }\n');
-  const dir = t.testdir({ 'gateway.yaml': text, certs: {}, ...files } as Parameters<Test['testdir']>[0]);
+  const dir = t.testdir({ 'gateway.yaml': text, certs: {}, ...files });
   const logs = new LogCapture();
   const logger = pino({ level: 'debug', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, logs);
   const started = await startGateway({ configPath: path.join(dir, 'gateway.yaml'), env: options.env ?? {}, logger });

@@ -1,0 +1,204 @@
+// `gatehouse run` as a user runs it: a child process, real signals, real memory.
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import t from 'tap';
+import { startBackend } from '../helpers/backend.js';
+import { runCli } from '../helpers/cli.js';
+import { request } from '../helpers/client.js';
+import { currentRss, peakRss, spawnGateway } from '../helpers/process.js';
+import { issue } from '../helpers/pki.js';
+
+const config = (url: string, extra = '') => `version: 1
+listen: { http: "127.0.0.1:0", shutdownTimeout: 10s }
+admin: { address: "127.0.0.1:0" }
+${extra}apis:
+  - { name: Test, context: /api, version: v1, endpoints: { production: { url: "${url}" } } }
+`;
+
+t.test('a configuration with errors does not start: exit 1 with the same text as validate', async (t) => {
+  const dir = t.testdir({ 'gateway.yaml': 'version: 1\nlisten: { htp: 1 }\napis: []\n' });
+  const run = await runCli(['run'], { cwd: dir });
+  const validate = await runCli(['validate'], { cwd: dir });
+  t.equal(run.code, 1);
+  t.equal(run.stdout, '', 'nothing was logged: nothing started');
+  const errors = validate.stdout.split('\n').filter((l) => l.includes('[CONFIG_'));
+  t.equal(errors.length, 1);
+  t.match(run.stderr, errors[0]!, 'the same error text as validate');
+  t.match(run.stderr, /gatehouse run: gateway\.yaml has errors; nothing started\n$/);
+});
+
+t.test('gatehouse with no command runs the gateway', async (t) => {
+  const backend = await startBackend(t);
+  const dir = t.testdir({ 'gateway.yaml': config(backend.url) });
+  const gw = await spawnGateway(t, dir, []);
+  t.equal((await request(`${gw.url}/api/v1/`)).status, 200);
+  gw.child.kill('SIGTERM');
+  t.equal(await gw.exited, 0);
+});
+
+t.test('SIGTERM: stop accepting, finish the request in flight, exit 0', async (t) => {
+  let release: (() => void) | undefined;
+  const backend = await startBackend(t, {
+    handler: (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('started ');
+      release = () => res.end('and finished');
+    },
+  });
+  const dir = t.testdir({ 'gateway.yaml': config(backend.url) });
+  const gw = await spawnGateway(t, dir);
+  const inFlight = request(`${gw.url}/api/v1/slow`);
+  while (!release) await new Promise((r) => setTimeout(r, 10));
+  gw.child.kill('SIGTERM');
+  await gw.logs.waitFor((l) => l.msg.startsWith('stopping'));
+  const refused = await request(`${gw.url}/api/v1/`).then(
+    () => 'accepted',
+    (e: NodeJS.ErrnoException) => e.code,
+  );
+  t.equal(refused, 'ECONNREFUSED', 'no new connection is accepted once stopping');
+  release();
+  const res = await inFlight;
+  t.equal(res.status, 200);
+  t.equal(res.text, 'started and finished', 'the request in flight finished whole');
+  t.equal(await gw.exited, 0);
+  t.ok(gw.logs.find((l) => l.msg === 'stopped'));
+});
+
+t.test('SIGINT stops too; a request still running at the shutdown timeout is cut, and the exit is 0', async (t) => {
+  const backend = await startBackend(t, {
+    handler: (_req, res) => {
+      res.writeHead(200);
+      res.write('never finishes');
+    },
+  });
+  const dir = t.testdir({ 'gateway.yaml': config(backend.url).replace('shutdownTimeout: 10s', 'shutdownTimeout: 300ms') });
+  const gw = await spawnGateway(t, dir);
+  const inFlight = request(`${gw.url}/api/v1/`).then(
+    () => 'completed',
+    (e: NodeJS.ErrnoException) => e.code ?? e.message,
+  );
+  await gw.logs.waitFor((l) => l.msg === 'gateway listening');
+  while (backend.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
+  gw.child.kill('SIGINT');
+  t.equal(await gw.exited, 0);
+  t.not(await inFlight, 'completed', 'the unfinished response was cut, not completed');
+  t.ok(gw.logs.find((l) => l.msg.startsWith('shutdown timeout')));
+});
+
+t.test('the HTTPS listener serves with the gateway\'s own certificate and sets X-Forwarded-Proto https', async (t) => {
+  const own = issue({ cn: 'gateway.test', sans: ['127.0.0.1'], keyIndex: 1 });
+  const backend = await startBackend(t);
+  const dir = t.testdir({
+    'gateway.yaml': config(backend.url).replace('listen: { http: "127.0.0.1:0", shutdownTimeout: 10s }', 'listen: { http: "127.0.0.1:0", https: { address: "127.0.0.1:0", certificate: gw, protocols: [TLSv1.3] } }'),
+    certs: { 'gw.crt': own.certPem, 'gw.key': own.keyPem },
+  });
+  const gw = await spawnGateway(t, dir);
+  t.ok(gw.httpsUrl);
+  const res = await new Promise<{ status: number; body: string; protocol: string }>((resolve, reject) => {
+    const req = https.request(`${gw.httpsUrl}/api/v1/x`, { ca: own.certPem, agent: false }, (r) => {
+      let body = '';
+      r.on('data', (c: Buffer) => (body += c.toString()));
+      r.on('end', () => resolve({ status: r.statusCode!, body, protocol: (r.socket as TLSSocket).getProtocol() ?? '' }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  t.equal(res.status, 200);
+  t.equal(res.protocol, 'TLSv1.3');
+  t.equal((JSON.parse(res.body) as { headers: Record<string, string> }).headers['x-forwarded-proto'], 'https');
+  gw.child.kill('SIGTERM');
+  t.equal(await gw.exited, 0);
+});
+
+t.test('a 64 MiB upload and download pass byte for byte; the gateway\'s memory does not grow with the body size', async (t) => {
+  const MiB = 1024 * 1024;
+  const backend = await startBackend(t, {
+    streaming: (req, res) => {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      req.on('data', (c: Buffer) => {
+        hash.update(c);
+        bytes += c.length;
+      });
+      req.on('end', () => {
+        const download = /^\/download\/(\d+)$/.exec(req.url ?? '');
+        if (!download) return void res.end(JSON.stringify({ bytes, sha256: hash.digest('hex') }));
+        const size = Number(download[1]);
+        res.writeHead(200, { 'content-length': String(size) });
+        const chunk = Buffer.alloc(64 * 1024, 0x5a);
+        let sent = 0;
+        const pump = (): void => {
+          while (sent < size) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+      });
+    },
+  });
+  const dir = t.testdir({ 'gateway.yaml': config(backend.url) });
+  const gw = await spawnGateway(t, dir);
+  const pid = gw.child.pid!;
+
+  const upload = (size: number) =>
+    new Promise<{ sent: string; received: { bytes: number; sha256: string } }>((resolve, reject) => {
+      const sent = createHash('sha256');
+      const req = http.request(`${gw.url}/api/v1/upload`, { method: 'PUT', agent: false, headers: { 'content-length': String(size) } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ sent: sent.digest('hex'), received: JSON.parse(body) as { bytes: number; sha256: string } }));
+      });
+      req.on('error', reject);
+      let written = 0;
+      let counter = 0;
+      const write = (): void => {
+        while (written < size) {
+          const chunk = Buffer.alloc(Math.min(64 * 1024, size - written), counter++ % 251);
+          sent.update(chunk);
+          written += chunk.length;
+          if (!req.write(chunk)) return void req.once('drain', write);
+        }
+        req.end();
+      };
+      write();
+    });
+  const download = (size: number) =>
+    new Promise<number>((resolve, reject) => {
+      http.get(`${gw.url}/api/v1/download/${size}`, { agent: false }, (res) => {
+        let bytes = 0;
+        res.pause();
+        setTimeout(() => res.resume(), 300); // a slow reader first: back-pressure must reach the backend
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          if (c.some((b) => b !== 0x5a)) reject(new Error('corrupted download'));
+        });
+        res.on('end', () => resolve(bytes));
+      }).on('error', reject);
+    });
+
+  await upload(1024);
+  const baseline = currentRss(pid);
+  const small = await upload(64 * MiB);
+  t.equal(small.received.bytes, 64 * MiB);
+  t.equal(small.received.sha256, small.sent, 'the backend received the 64 MiB upload byte for byte');
+  t.equal(await download(64 * MiB), 64 * MiB, 'the client received the 64 MiB download whole');
+  const peakAfter64 = peakRss(pid);
+
+  // Four times the bytes: a gateway that buffered bodies would need four times the memory.
+  const large = await upload(256 * MiB);
+  t.equal(large.received.sha256, large.sent, 'a 256 MiB upload too');
+  t.equal(await download(256 * MiB), 256 * MiB);
+  const peakAfter256 = peakRss(pid);
+
+  const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
+  t.comment(`gateway RSS: baseline ${mib(baseline)}, peak after 64 MiB each way ${mib(peakAfter64)}, after 256 MiB each way ${mib(peakAfter256)}`);
+  t.ok(peakAfter64 - baseline < 96 * MiB, `64 MiB each way raised the peak by ${mib(peakAfter64 - baseline)} (garbage not yet collected, not buffered bodies)`);
+  t.ok(peakAfter256 - peakAfter64 < 32 * MiB, `256 MiB each way raised it by a further ${mib(peakAfter256 - peakAfter64)}: memory does not grow with the body`);
+  gw.child.kill('SIGTERM');
+  await once(gw.child, 'exit');
+});

@@ -1,0 +1,62 @@
+// The gateway as a user runs it: `gatehouse run` in a child process, its JSON log lines read from
+// stdout, its memory read from /proc.
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Test } from 'tap';
+import { BIN } from './cli.js';
+import { LogCapture } from './gateway.js';
+
+export interface GatewayProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly logs: LogCapture;
+  readonly stderr: () => string;
+  /** http://127.0.0.1:port of the HTTP listener. */
+  readonly url: string;
+  readonly httpsUrl: string | undefined;
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+}
+
+export async function spawnGateway(t: Test, dir: string, args: readonly string[] = []): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [BIN, 'run', ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, stdio: 'pipe' });
+  const logs = new LogCapture();
+  let buffered = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    buffered += chunk;
+    const end = buffered.lastIndexOf('\n');
+    if (end === -1) return;
+    logs.write(buffered.slice(0, end + 1));
+    buffered = buffered.slice(end + 1);
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const listening = await Promise.race([
+    logs.waitFor((l) => l.msg === 'gateway listening', 20_000),
+    exited.then((code) => {
+      throw new Error(`gatehouse run exited with ${code} before listening:\n${stderr}`);
+    }),
+  ]);
+  const local = (u: unknown) => (typeof u === 'string' ? u.replace('0.0.0.0', '127.0.0.1') : undefined);
+  return { child, logs, stderr: () => stderr, url: local(listening.http)!, httpsUrl: local(listening.https), exited };
+}
+
+/** Peak resident memory of a process so far (VmHWM), in bytes; Linux only. */
+export function peakRss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+  if (kb === undefined) throw new Error('no VmHWM in /proc/<pid>/status');
+  return Number(kb) * 1024;
+}
+
+/** Current resident memory (VmRSS), in bytes. */
+export function currentRss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
