@@ -13,6 +13,7 @@ import { formatAddress } from './config/address.js';
 import { formatDiagnostic, hasErrors } from './diagnostics.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Logger } from './log.js';
+import { AccessLog } from './proxy/access-log.js';
 import { createProxyHandler } from './proxy/handler.js';
 import type { RequestHandler } from './proxy/handler.js';
 import { effectiveCiphers } from './snapshot/backend-tls.js';
@@ -48,14 +49,15 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   for (const d of diagnostics) logger.warn({ code: d.code, file: d.file, line: d.line, path: d.path }, formatDiagnostic(d));
 
   const state = { current: openSnapshot(config, 1) };
+  const accessLog = new AccessLog(logger);
   const listeners = new Listeners(logger);
   try {
-    const httpServer = listeners.add(http.createServer(serverOptions(), listeners.track(createProxyHandler({ snapshots: state, logger, proto: 'http' }))));
+    const httpServer = listeners.add(http.createServer(serverOptions(), listeners.track(createProxyHandler({ snapshots: state, accessLog, proto: 'http', onSettled: listeners.settled }))));
     const httpAddress = await listen(httpServer, config.listen.http);
     let httpsAddress: AddressInfo | undefined;
     if (config.listen.https) {
       const tlsOptions = httpsOptions(config.listen.https);
-      const httpsServer = listeners.add(https.createServer({ ...serverOptions(), ...tlsOptions }, listeners.track(createProxyHandler({ snapshots: state, logger, proto: 'https' }))));
+      const httpsServer = listeners.add(https.createServer({ ...serverOptions(), ...tlsOptions }, listeners.track(createProxyHandler({ snapshots: state, accessLog, proto: 'https', onSettled: listeners.settled }))));
       httpsAddress = await listen(httpsServer, config.listen.https.address);
     }
     logger.info(
@@ -68,13 +70,14 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
       },
       'gateway listening',
     );
+    logger.flush();
     const gateway: Gateway = {
       get current() {
         return state.current;
       },
       http: httpAddress,
       https: httpsAddress,
-      stop: () => stopGateway(config, state, listeners, logger),
+      stop: () => stopGateway(config, state, listeners, logger, accessLog),
     };
     return { gateway, diagnostics };
   } catch (error) {
@@ -131,18 +134,18 @@ class Listeners {
     return server;
   }
 
+  /** Wraps a proxy handler made with `settled` as its onSettled. */
   track(handler: RequestHandler): RequestHandler {
     return (req, res) => {
       this.inFlight++;
       // A request that arrives on a kept-alive connection while draining is served, then the
       // connection closes.
       if (this.draining) res.setHeader('connection', 'close');
-      res.once('close', this.#settled);
       handler(req, res);
     };
   }
 
-  readonly #settled = (): void => {
+  readonly settled = (): void => {
     this.inFlight--;
     if (this.inFlight === 0) this.#idle?.();
   };
@@ -172,13 +175,14 @@ class Listeners {
   }
 }
 
-async function stopGateway(config: GatewayConfig, state: { current: Snapshot }, listeners: Listeners, logger: Logger): Promise<void> {
+async function stopGateway(config: GatewayConfig, state: { current: Snapshot }, listeners: Listeners, logger: Logger, accessLog: AccessLog): Promise<void> {
   const timeoutMs = config.listen.shutdownTimeoutMs;
   logger.info({ inFlight: listeners.inFlight, timeoutMs }, 'stopping: no new connections; waiting for requests in flight');
   const finished = await listeners.drain(timeoutMs);
   if (!finished) logger.warn({ inFlight: listeners.inFlight, timeoutMs }, 'shutdown timeout: closing the connections of requests still in flight');
   await listeners.closeAll();
   await retireSnapshot(state.current, undefined, 1_000);
+  accessLog.flush();
   logger.info('stopped');
   logger.flush();
 }

@@ -45,6 +45,7 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   logger.info({ signal }, 'signal received');
+  logger.flush();
   await gateway.stop();
   return EXIT_OK;
 }

@@ -124,6 +124,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
     },
     'demo backend listening',
   );
+  options.logger.flush();
   return {
     address,
     certificatePath,

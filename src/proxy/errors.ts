@@ -3,6 +3,7 @@
 // the API, the endpoint and the kind of failure, and the request id; the log line with the same
 // request id carries what an operator acts on.
 import type { ServerResponse } from 'node:http';
+import { errors as undiciErrors } from 'undici';
 import { CODES } from '../errors.js';
 import type { RequestCode } from '../errors.js';
 import { BackendCertificateError } from '../snapshot/backend-tls.js';
@@ -46,7 +47,9 @@ export function classifyBackendError(error: unknown): BackendFailureCode {
   if (error instanceof BackendCertificateError) return error.failure;
   const code = errorCode(error) ?? '';
   if (TIMEOUT_CODES.has(code)) return 'BACKEND_TIMEOUT';
-  if (code.startsWith('HPE_') || code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return 'BACKEND_INVALID_RESPONSE';
+  if (error instanceof undiciErrors.HTTPParserError || code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+    return 'BACKEND_INVALID_RESPONSE';
+  }
   if (code.startsWith('ERR_SSL_') || code === 'EPROTO' || /SSL routines|alert/i.test((error as Error | null)?.message ?? '')) return 'BACKEND_TLS_PROTOCOL';
   if (UNREACHABLE_CODES.has(code)) return 'BACKEND_UNREACHABLE';
   return 'BACKEND_UNREACHABLE';

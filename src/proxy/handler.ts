@@ -8,12 +8,13 @@
 // exchange object, and the log line.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { BackendCertificateError } from '../snapshot/backend-tls.js';
 import type { EndpointRuntime, Snapshot } from '../snapshot/snapshot.js';
+import type { AccessLog } from './access-log.js';
 import { backendFailureMessage, classifyBackendError, errorCode, sendError } from './errors.js';
 import type { BackendFailureCode } from './errors.js';
+import type { RequestCode } from '../errors.js';
 import { backendRequestHeaders, clientAddressOf, clientResponseHeaders, isValidRequestId } from './headers.js';
 
 export interface SnapshotSource {
@@ -22,9 +23,11 @@ export interface SnapshotSource {
 
 export interface ProxyOptions {
   readonly snapshots: SnapshotSource;
-  readonly logger: Logger;
+  readonly accessLog: AccessLog;
   /** The listener's scheme, for X-Forwarded-Proto. */
   readonly proto: 'http' | 'https';
+  /** Called once per request when its response is over (graceful shutdown counts requests). */
+  readonly onSettled?: () => void;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -35,35 +38,33 @@ const CLIENT_CLOSED = 499;
 export function createProxyHandler(options: ProxyOptions): RequestHandler {
   return (req, res) => {
     const snapshot = options.snapshots.current;
-    const startedAt = performance.now();
     const incoming = req.headers['x-request-id'];
     const requestId = isValidRequestId(incoming) ? incoming : randomUUID();
     const url = req.url ?? '/';
     const queryAt = url.indexOf('?');
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
-    const log = new AccessLog(options, req, res, requestId, path, startedAt);
+    const exchange = new Exchange(options, req, res, requestId, path);
 
-    if (!snapshot || !path.startsWith('/')) return log.refuse('NO_ROUTE', `no API at ${clip(path)}`);
+    if (!snapshot || !path.startsWith('/')) return exchange.refuse('NO_ROUTE', `no API at ${clip(path)}`);
     const route = snapshot.router.match(path);
     if ('reason' in route) {
       return route.reason === 'no-context'
-        ? log.refuse('NO_ROUTE', `no API at ${clip(path)}`)
-        : log.refuse('NO_ROUTE', `${route.context} has no default version; call ${route.context}/{version}/... with one of: ${route.versions}`);
+        ? exchange.refuse('NO_ROUTE', `no API at ${clip(path)}`)
+        : exchange.refuse('NO_ROUTE', `${route.context} has no default version; call ${route.context}/{version}/... with one of: ${route.versions}`);
     }
     const api = route.target;
-    const wantsSandbox = isSandbox(req.headers[snapshot.sandboxHeader]);
-    const endpoint = wantsSandbox ? api.sandbox : api.production;
-    log.endpoint = endpoint ?? api.production;
+    const endpoint = isSandbox(req.headers[snapshot.sandboxHeader]) ? api.sandbox : api.production;
+    exchange.endpoint = endpoint ?? api.production;
     if (!endpoint) {
-      return log.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no sandbox endpoint`);
+      return exchange.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no sandbox endpoint`);
     }
     if (api.resources) {
       const allowed = api.resources.match(route.rest, req.method ?? 'GET');
       if (allowed.kind === 'not-listed') {
-        return log.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no resource ${clip(route.rest || '/')}`);
+        return exchange.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no resource ${clip(route.rest || '/')}`);
       }
       if (allowed.kind === 'method') {
-        return log.refuse(
+        return exchange.refuse(
           'METHOD_NOT_ALLOWED',
           `${req.method} is not allowed on ${clip(route.rest || '/')} of API "${api.config.name}" version ${api.config.version} (allowed: ${allowed.allow})`,
           ['allow', allowed.allow],
@@ -72,8 +73,8 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
     }
     const pool = endpoint.pool;
     if (!pool) {
-      log.detail = { pendingCertificates: endpoint.config.pendingAliases };
-      return log.refuse('CERTIFICATE_PENDING', `${endpoint.description}: the backend's certificate is not installed yet`);
+      exchange.detail = { pendingCertificates: endpoint.config.pendingAliases };
+      return exchange.refuse('CERTIFICATE_PENDING', `${endpoint.description}: the backend's certificate is not installed yet`);
     }
 
     const target = endpoint.config.basePath + route.rest;
@@ -86,7 +87,6 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
       proto: options.proto,
     });
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    const exchange = new Exchange(req, res, log, endpoint, requestId);
     pool.dispatch(
       {
         origin: endpoint.config.origin,
@@ -109,11 +109,18 @@ function clip(path: string): string {
   return path.length > 200 ? `${path.slice(0, 200)}...` : path;
 }
 
-/** One access log line per request, written when the response is over (or the client left). */
-class AccessLog {
+/**
+ * One request: the undici dispatch handler that streams the backend's response to the client,
+ * and the access log line written when the response is over (or the client left). One object
+ * and one 'close' listener per request.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
   endpoint: EndpointRuntime | undefined;
-  code: string | undefined;
+  code: RequestCode | undefined;
   detail: Record<string, unknown> | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  #clientGone = false;
+  readonly #startedAt = performance.now();
 
   constructor(
     readonly options: ProxyOptions,
@@ -121,50 +128,14 @@ class AccessLog {
     readonly res: ServerResponse,
     readonly requestId: string,
     readonly path: string,
-    readonly startedAt: number,
   ) {
-    res.once('close', this.#write);
+    res.on('close', this.#onClose); // 'close' comes once; `on` spares once()'s wrapper
   }
 
-  refuse(code: Parameters<typeof sendError>[1], message: string, extra?: readonly string[]): void {
+  /** The gateway answers itself, with an error code. */
+  refuse(code: RequestCode, message: string, extra?: readonly string[]): void {
     this.code = code;
     sendError(this.res, code, message, this.requestId, extra);
-  }
-
-  readonly #write = (): void => {
-    const { res, endpoint } = this;
-    const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED;
-    const line: Record<string, unknown> = {
-      requestId: this.requestId,
-      method: this.req.method,
-      path: this.path,
-      status,
-      durationMs: Math.round((performance.now() - this.startedAt) * 100) / 100,
-    };
-    if (endpoint) {
-      line.api = endpoint.apiConfig.name;
-      line.version = endpoint.apiConfig.version;
-      line.endpoint = endpoint.config.role;
-    }
-    if (this.code) line.code = this.code;
-    if (this.detail) Object.assign(line, this.detail);
-    this.options.logger.info(line, 'request');
-  };
-}
-
-/** One request to a backend: the undici dispatch handler that streams the response to the client. */
-class Exchange implements Dispatcher.DispatchHandler {
-  #controller: Dispatcher.DispatchController | undefined;
-  #clientGone = false;
-
-  constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
-    readonly log: AccessLog,
-    readonly endpoint: EndpointRuntime,
-    readonly requestId: string,
-  ) {
-    res.once('close', this.#onClientClose);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -190,26 +161,39 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.#clientGone || error instanceof ClientClosedError) return;
+    const endpoint = this.endpoint!;
     const code = classifyBackendError(error);
-    this.log.code = code;
-    this.log.detail = failureDetail(code, error, this.endpoint);
-    const message = backendFailureMessage(code, this.endpoint.description);
+    this.detail = failureDetail(code, error, endpoint);
     if (this.res.headersSent) {
       // Mid-body: the client must see a broken response, never a clean-looking truncated one.
+      this.code = code;
       this.res.destroy(error);
       return;
     }
-    this.log.refuse(code, message);
+    this.refuse(code, backendFailureMessage(code, endpoint.description));
   }
 
   readonly #resume = (): void => {
     this.#controller?.resume();
   };
 
-  readonly #onClientClose = (): void => {
-    if (this.res.writableFinished) return;
-    this.#clientGone = true;
-    this.#controller?.abort(new ClientClosedError());
+  readonly #onClose = (): void => {
+    const { res, endpoint } = this;
+    if (!res.writableFinished) {
+      this.#clientGone = true;
+      this.#controller?.abort(new ClientClosedError());
+    }
+    this.options.accessLog.write({
+      requestId: this.requestId,
+      method: this.req.method,
+      path: this.path,
+      status: res.writableFinished ? res.statusCode : CLIENT_CLOSED,
+      durationMs: Math.round((performance.now() - this.#startedAt) * 100) / 100,
+      labels: endpoint?.logLabels,
+      code: this.code,
+      detail: this.detail,
+    });
+    this.options.onSettled?.();
   };
 }
 
@@ -224,7 +208,7 @@ class ClientClosedError extends Error {
 function failureDetail(code: BackendFailureCode, error: Error, endpoint: EndpointRuntime): Record<string, unknown> {
   const detail: Record<string, unknown> = {
     backend: endpoint.config.origin,
-    error: { code: errorCode(error), message: error.message },
+    error: { name: error.name, code: errorCode(error), message: error.message },
   };
   if (error instanceof BackendCertificateError) {
     detail.verifiedHost = error.host;

@@ -21,13 +21,21 @@ const HOP_BY_HOP = new Set([
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
-/** Names listed in Connection headers (themselves hop-by-hop), or undefined when there are none. */
+/**
+ * Names listed in Connection headers, or undefined when none names another header. The usual
+ * values (keep-alive, close) name only hop-by-hop options and are answered without parsing.
+ */
 function connectionTokens(values: readonly string[]): Set<string> | undefined {
-  if (values.length === 0) return undefined;
-  const tokens = new Set<string>();
-  for (const value of values) for (const token of value.split(',')) tokens.add(token.trim().toLowerCase());
+  let tokens: Set<string> | undefined;
+  for (const value of values) {
+    if (PLAIN_CONNECTION.test(value)) continue;
+    tokens ??= new Set();
+    for (const token of value.split(',')) tokens.add(token.trim().toLowerCase());
+  }
   return tokens;
 }
+
+const PLAIN_CONNECTION = /^\s*(?:keep-alive|close)\s*$/i;
 
 export interface RequestHeaderContext {
   readonly headers: HeaderSettings;
@@ -111,9 +119,12 @@ export function clientAddressOf(remoteAddress: string | undefined): string {
   return remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
 }
 
-const VALID_REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
+const VALID_REQUEST_ID = /^[\x21\x23-\x5b\x5d-\x7e]{1,200}$/;
 
-/** A client's X-Request-Id is kept when it is printable ASCII of reasonable length. */
+/**
+ * A client's X-Request-Id is kept when it is printable ASCII without quotes or backslashes (so it
+ * needs no escaping in a log line) of reasonable length; otherwise a new one is made.
+ */
 export function isValidRequestId(value: string | string[] | undefined): value is string {
   return typeof value === 'string' && VALID_REQUEST_ID.test(value);
 }

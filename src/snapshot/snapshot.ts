@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { Pool } from 'undici';
 import type { ApiConfig, EndpointConfig, GatewayConfig } from '../config/types.js';
+import { labelsOf } from '../proxy/access-log.js';
 import { backendConnector } from './backend-tls.js';
 import { ResourceTable } from './resources.js';
 import { Router } from './routes.js';
@@ -25,6 +26,8 @@ export interface EndpointRuntime {
   readonly hostHeader: string;
   /** For messages to clients: `API "Shop" version 1.0, production endpoint`. */
   readonly description: string;
+  /** The endpoint's names in access log lines, serialized once. */
+  readonly logLabels: string;
 }
 
 export interface ApiRuntime {
@@ -100,6 +103,7 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
         pool: poolFor(endpointConfig, poolKey),
         hostHeader: new URL(endpointConfig.url).host,
         description: `API "${apiConfig.name}" version ${apiConfig.version}, ${endpointConfig.role} endpoint`,
+        logLabels: labelsOf(apiConfig.name, apiConfig.version, endpointConfig.role),
       };
     };
     return {

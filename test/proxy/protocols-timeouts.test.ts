@@ -121,3 +121,19 @@ t.test('a host name that does not resolve: 502 BACKEND_UNREACHABLE', async (t) =
   t.equal(res.status, 502);
   t.equal(code(res), 'BACKEND_UNREACHABLE');
 });
+
+t.test('a backend that answers with something other than HTTP: 502 BACKEND_INVALID_RESPONSE', async (t) => {
+  const server = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', () => socket.end('SSH-2.0-OpenSSH_9.2\r\nnot http at all\r\n\r\n'));
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  t.teardown(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const gw = await startTestGateway(t, apiConfig(`{ url: "http://127.0.0.1:${port}" }`));
+  const res = await request(`${gw.url}/api/v1/`, { headers: { 'x-request-id': 'garbage' } });
+  t.equal(res.status, 502);
+  t.equal(code(res), 'BACKEND_INVALID_RESPONSE');
+  t.match(await gw.logs.request('garbage'), { error: { name: 'HTTPParserError', message: /does not match the HTTP\/1\.1 protocol/ } });
+});

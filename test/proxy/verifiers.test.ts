@@ -13,6 +13,10 @@ const wildcard = issue({ cn: 'wild', sans: ['*.example.test'], issuer: ca, keyIn
 const cnOnly = issue({ cn: 'cn.test', issuer: ca, keyIndex: 1 });
 const ipNamed = issue({ cn: 'ip', sans: ['127.0.0.1'], issuer: ca, keyIndex: 1 });
 
+function cnOf(issued: Issued): string {
+  return String((issued.cert.subject.getField('CN') as { value: unknown }).value);
+}
+
 interface Case {
   readonly name: string;
   readonly certificate: Issued;
@@ -52,7 +56,7 @@ for (const c of cases) {
       const line = await gw.logs.request('verifier');
       t.match(line, {
         code: c.code,
-        presentedCertificate: { subject: `CN=${c.certificate.cert.subject.getField('CN').value as string}` },
+        presentedCertificate: { subject: `CN=${cnOf(c.certificate)}` },
         hint: /^the backend presents .* but not ".*"; set tls\.serverName to one of its names or reissue the certificate$/,
       });
     }
