@@ -1,13 +1,14 @@
 // The proxy benchmark: one command, one run, three targets side by side.
 //
-//   npm run bench [-- --duration 10 --connections 50 --rounds 2]
+//   npm run bench [-- --duration 8 --connections 50 --rounds 5]
 //
 //   direct    the load generator straight to the HTTPS backend (verified against its certificate)
 //   minimal   bench/minimal-proxy.ts: node:http + one undici Pool, verification on, nothing else
 //   gatehouse the real gateway (`gatehouse run`, compiled, JSON access log to /dev/null)
 //
 // The backend has a self-signed certificate that both proxies verify. Each target is measured
-// `rounds` times, interleaved, after a warm-up; the table shows the mean of the rounds. Load comes
+// `rounds` times, interleaved (each round starting with another target), after a warm-up; the
+// table shows the median of the rounds. Load comes
 // from autocannon in this process; on a 2-core machine the three processes share the cores, so
 // read the ratios more than the absolute figures.
 import { spawn } from 'node:child_process';
@@ -23,10 +24,10 @@ import { ensureDemoCertificate } from '../src/demo/backend.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '5' },
   },
 });
 const duration = Number(values.duration);
@@ -157,7 +158,9 @@ apis:
 
   const samples = new Map<string, Figures[]>(targets.map((t) => [t.name, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const target of targets) {
+    // Each round starts with another target, so that no target always runs after the same one.
+    const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+    for (const target of order) {
       const handshakesBefore = await handshakes();
       const figures = await load(target.url, duration, ca, target.pid);
       figures.handshakes = (await handshakes()) - handshakesBefore;
@@ -168,16 +171,21 @@ apis:
     }
   }
 
-  const mean = (list: number[]) => list.reduce((a, b) => a + b, 0) / list.length;
+  // Medians: on a shared machine one disturbed round should not move the result.
+  const median = (list: number[]) => {
+    const sorted = [...list].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  };
   const summary = targets.map((t) => {
     const s = samples.get(t.name)!;
     return {
       name: t.name,
-      rps: mean(s.map((f) => f.rps)),
-      p50: mean(s.map((f) => f.p50)),
-      p99: mean(s.map((f) => f.p99)),
+      rps: median(s.map((f) => f.rps)),
+      p50: median(s.map((f) => f.p50)),
+      p99: median(s.map((f) => f.p99)),
       errors: s.reduce((a, f) => a + f.errors + f.non2xx, 0),
-      cpu: mean(s.map((f) => f.cpuPerRequest)),
+      cpu: median(s.map((f) => f.cpuPerRequest)),
       rss: peakRssMiB(t.pid),
     };
   });

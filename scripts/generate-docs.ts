@@ -115,8 +115,11 @@ export function renderConfigurationReference(): string {
 }
 
 export function renderErrorTable(): string {
-  const out = ['| Code | Meaning | How to fix |', '| --- | --- | --- |'];
-  for (const [name, info] of Object.entries(CODES)) out.push(`| \`${name}\` | ${cell(info.meaning)} | ${cell(info.fix)} |`);
+  const entries = Object.entries(CODES) as [string, { meaning: string; fix: string; status?: number }][];
+  const out = ['## Configuration: `validate`, start-up and reload', '', '| Code | Meaning | How to fix |', '| --- | --- | --- |'];
+  for (const [name, info] of entries.filter(([, i]) => i.status === undefined)) out.push(`| \`${name}\` | ${cell(info.meaning)} | ${cell(info.fix)} |`);
+  out.push('', '## Responses: what a client receives', '', '| Code | Status | Meaning | How to fix |', '| --- | --- | --- | --- |');
+  for (const [name, info] of entries.filter(([, i]) => i.status !== undefined)) out.push(`| \`${name}\` | ${info.status} | ${cell(info.meaning)} | ${cell(info.fix)} |`);
   return out.join('\n');
 }
 

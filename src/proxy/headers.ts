@@ -48,21 +48,21 @@ export interface RequestHeaderContext {
   readonly proto: 'http' | 'https';
 }
 
-/** The headers sent to the backend, from the client's raw headers. */
+/** The headers sent to the backend, from the client's raw headers (their names keep the client's case). */
 export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeaderContext): string[] {
-  const connection: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'connection') connection.push(raw[i + 1]!);
-  const listed = connectionTokens(connection);
   const { removeAuthorization, forwarded, preserveHost } = ctx.headers;
-
   const out: string[] = [];
   let clientHost: string | undefined;
   let forwardedFor: string | undefined;
+  let connection: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection') (connection ??= []).push(value);
+      continue;
+    }
     switch (lower) {
       case 'host':
         clientHost = value;
@@ -86,16 +86,19 @@ export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeader
         out.push(name, value);
     }
   }
-  if (!preserveHost) out.push('host', ctx.hostHeader);
+  // Headers named in Connection are hop-by-hop too; rare, so they are taken out afterwards.
+  const listed = connection && connectionTokens(connection);
+  const kept = listed ? out.filter((_, i) => !listed.has(out[i - (i % 2)]!.toLowerCase())) : out;
+  if (!preserveHost) kept.push('host', ctx.hostHeader);
   if (forwarded) {
-    out.push('x-forwarded-for', forwardedFor === undefined ? ctx.clientAddress : `${forwardedFor}, ${ctx.clientAddress}`);
-    out.push('x-forwarded-proto', ctx.proto);
-    if (clientHost !== undefined) out.push('x-forwarded-host', clientHost);
+    kept.push('x-forwarded-for', forwardedFor === undefined ? ctx.clientAddress : `${forwardedFor}, ${ctx.clientAddress}`);
+    kept.push('x-forwarded-proto', ctx.proto);
+    if (clientHost !== undefined) kept.push('x-forwarded-host', clientHost);
   } else if (forwardedFor !== undefined) {
-    out.push('x-forwarded-for', forwardedFor);
+    kept.push('x-forwarded-for', forwardedFor);
   }
-  out.push(REQUEST_ID_HEADER, ctx.requestId);
-  return out;
+  kept.push(REQUEST_ID_HEADER, ctx.requestId);
+  return kept;
 }
 
 /** The headers sent to the client, from the backend's (undici gives them lower-cased). */

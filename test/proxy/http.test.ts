@@ -27,6 +27,7 @@ t.test('hop-by-hop headers are removed both ways, including those named in Conne
   t.equal(received.te, undefined);
   t.equal(received['keep-alive'], undefined);
   t.equal(received['x-end-to-end'], 'keep me');
+  t.ok(backend.requests[0]!.rawHeaders.includes('X-End-To-End'), "the client's header name case is kept");
   t.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
   t.notMatch(reply, /x-backend-private/i, 'a response header named in the backend\'s Connection');
   t.notMatch(reply, /keep-alive: timeout=9/i);
