@@ -1,4 +1,5 @@
 // `gatehouse run` as a user runs it: a child process, real signals, real memory.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -6,10 +7,10 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import t from 'tap';
 import { startBackend } from '../helpers/backend.js';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
 import { request } from '../helpers/client.js';
 import { currentRss, peakRss, spawnGateway } from '../helpers/process.js';
-import { issue } from '../helpers/pki.js';
+import { issue, pkcs12 } from '../helpers/pki.js';
 
 const config = (url: string, extra = '') => `version: 1
 listen: { http: "127.0.0.1:0", shutdownTimeout: 10s }
@@ -201,4 +202,44 @@ t.test('a 64 MiB upload and download pass byte for byte; the gateway\'s memory d
   t.ok(peakAfter256 - peakAfter64 < 32 * MiB, `256 MiB each way raised it by a further ${mib(peakAfter256 - peakAfter64)}: memory does not grow with the body`);
   gw.child.kill('SIGTERM');
   await once(gw.child, 'exit');
+});
+
+t.test('the HTTPS listener from a PKCS#12 file with its passphrase from the environment', async (t) => {
+  const own = issue({ cn: 'gateway.test', sans: ['127.0.0.1'], keyIndex: 2 });
+  const backend = await startBackend(t);
+  const dir = t.testdir({
+    'gateway.yaml': config(backend.url).replace(
+      'listen: { http: "127.0.0.1:0", shutdownTimeout: 10s }',
+      'listen: { http: "127.0.0.1:0", https: { address: "127.0.0.1:0", certificate: gw, passphrase: "${GW_P12_PASSPHRASE}" } }',
+    ),
+    certs: { 'gw.p12': pkcs12(own, 'p12-secret') },
+  });
+  const child = spawn(process.execPath, [BIN, 'run'], { cwd: dir, env: { PATH: process.env.PATH ?? '', GW_P12_PASSPHRASE: 'p12-secret' }, stdio: 'pipe' });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  while (!out.includes('gateway listening')) await new Promise((r) => setTimeout(r, 20));
+  const httpsUrl = /"https":"https:\/\/[^"]*:(\d+)"/.exec(out)![1];
+  const status = await new Promise<number>((resolve, reject) => {
+    https.get(`https://127.0.0.1:${httpsUrl}/api/v1/`, { ca: own.certPem, agent: false }, (r) => {
+      r.resume();
+      r.on('end', () => resolve(r.statusCode!));
+    }).on('error', reject);
+  });
+  t.equal(status, 200);
+  t.notMatch(out, /p12-secret/, 'the passphrase is never logged');
+});
+
+t.test('--pretty writes lines for people', async (t) => {
+  const backend = await startBackend(t);
+  const dir = t.testdir({ 'gateway.yaml': config(backend.url) });
+  const child = spawn(process.execPath, [BIN, 'run', '--pretty'], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, stdio: 'pipe' });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  while (!out.includes('gateway listening')) await new Promise((r) => setTimeout(r, 20));
+  t.match(out, /INFO.*\(gatehouse\): gateway listening\n\s+generation: 1\n/, 'a level, the message, then indented fields');
+  t.notMatch(out, /^\{"level"/m, 'no JSON');
+  child.kill('SIGTERM');
+  const [code] = (await once(child, 'exit')) as [number];
+  t.equal(code, 0);
 });
