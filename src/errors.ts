@@ -137,6 +137,15 @@ export const CODES = {
     meaning: "The HTTPS listener's own certificate or key is missing, does not parse, or the key does not match the certificate.",
     fix: 'Provide <alias>.crt with <alias>.key (PEM), or <alias>.p12 / .pfx, with the right passphrase.',
   },
+  // --- reloads
+  CONFIG_RESTART_REQUIRED: {
+    meaning: 'A reload would move a listener (listen.http, listen.https.address, admin.address): addresses are bound once, so the reload is refused and the running configuration keeps serving.',
+    fix: 'Revert the address to reload the rest, or restart the gateway to move the listener.',
+  },
+  RELOAD_PREFLIGHT: {
+    meaning: 'With reload.preflight, the handshake with an endpoint whose connection settings changed failed (an error with enforce, which refuses the reload; a warning with warn).',
+    fix: 'Fix the trust, TLS settings or URL of the endpoint named (the message gives the failure code), or the backend.',
+  },
   // --- warnings on TLS settings
   TLS_ALLOW_ALL: {
     meaning: 'hostnameVerifier AllowAll: any certificate the endpoint trusts is accepted whatever host it names.',

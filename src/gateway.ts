@@ -8,13 +8,14 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:net';
 import { loadConfig } from './config/load.js';
 import type { Environment } from './config/interpolate.js';
-import type { GatewayConfig, HttpsListenerConfig, ListenAddress } from './config/types.js';
+import type { HttpsListenerConfig, ListenAddress } from './config/types.js';
 import { formatAddress } from './config/address.js';
 import { formatDiagnostic, hasErrors } from './diagnostics.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Logger } from './log.js';
 import { AccessLog } from './proxy/access-log.js';
 import { createProxyHandler } from './proxy/handler.js';
+import { Reloader } from './reload/reloader.js';
 import type { RequestHandler } from './proxy/handler.js';
 import { effectiveCiphers } from './snapshot/backend-tls.js';
 import { openSnapshot, retireSnapshot } from './snapshot/snapshot.js';
@@ -31,6 +32,8 @@ export interface Gateway {
   readonly current: Snapshot;
   readonly http: AddressInfo;
   readonly https: AddressInfo | undefined;
+  /** Watches the files and applies changes; emits applied, rejected, unchanged. */
+  readonly reloader: Reloader;
   /** Stops accepting, lets requests in flight finish within the shutdown timeout, closes the pools. */
   stop(): Promise<void>;
 }
@@ -51,13 +54,31 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   const state = { current: openSnapshot(config, 1) };
   const accessLog = new AccessLog(logger);
   const listeners = new Listeners(logger);
+  let httpsServer: https.Server | undefined;
+  const reloader = new Reloader({
+    configPath: options.configPath,
+    env: options.env,
+    logger,
+    target: {
+      get current() {
+        return state.current;
+      },
+      apply(next: Snapshot) {
+        const previous = state.current.config.listen.https;
+        state.current = next;
+        const listener = next.config.listen.https;
+        // The listener's own certificate, protocols and ciphers take effect for new connections.
+        if (httpsServer && listener && previous && !sameListenerTls(previous, listener)) httpsServer.setSecureContext(httpsOptions(listener));
+      },
+    },
+  });
   try {
     const httpServer = listeners.add(http.createServer(serverOptions(), listeners.track(createProxyHandler({ snapshots: state, accessLog, proto: 'http', onSettled: listeners.settled }))));
     const httpAddress = await listen(httpServer, config.listen.http);
     let httpsAddress: AddressInfo | undefined;
     if (config.listen.https) {
       const tlsOptions = httpsOptions(config.listen.https);
-      const httpsServer = listeners.add(https.createServer({ ...serverOptions(), ...tlsOptions }, listeners.track(createProxyHandler({ snapshots: state, accessLog, proto: 'https', onSettled: listeners.settled }))));
+      httpsServer = listeners.add(https.createServer({ ...serverOptions(), ...tlsOptions }, listeners.track(createProxyHandler({ snapshots: state, accessLog, proto: 'https', onSettled: listeners.settled }))));
       httpsAddress = await listen(httpsServer, config.listen.https.address);
     }
     logger.info(
@@ -71,16 +92,19 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
       'gateway listening',
     );
     logger.flush();
+    await reloader.start();
     const gateway: Gateway = {
       get current() {
         return state.current;
       },
       http: httpAddress,
       https: httpsAddress,
-      stop: () => stopGateway(config, state, listeners, logger, accessLog),
+      reloader,
+      stop: () => stopGateway(state, listeners, logger, accessLog, reloader),
     };
     return { gateway, diagnostics };
   } catch (error) {
+    await reloader.close();
     await listeners.closeAll();
     await retireSnapshot(state.current, undefined, 0);
     throw error;
@@ -101,6 +125,18 @@ function httpsOptions(listener: HttpsListenerConfig): https.ServerOptions {
     maxVersion: listener.maxVersion,
     ...(ciphers ? { ciphers } : {}),
   };
+}
+
+function sameListenerTls(a: HttpsListenerConfig, b: HttpsListenerConfig): boolean {
+  const bytes = (l: HttpsListenerConfig) => (l.credentials.kind === 'pfx' ? [l.credentials.pfx] : [l.credentials.cert, l.credentials.key]);
+  const [x, y] = [bytes(a), bytes(b)];
+  return (
+    a.passphrase === b.passphrase &&
+    a.ciphers === b.ciphers &&
+    a.protocols.join() === b.protocols.join() &&
+    x.length === y.length &&
+    x.every((buffer, i) => buffer.equals(y[i]!))
+  );
 }
 
 async function listen(server: Server, address: ListenAddress): Promise<AddressInfo> {
@@ -175,8 +211,9 @@ class Listeners {
   }
 }
 
-async function stopGateway(config: GatewayConfig, state: { current: Snapshot }, listeners: Listeners, logger: Logger, accessLog: AccessLog): Promise<void> {
-  const timeoutMs = config.listen.shutdownTimeoutMs;
+async function stopGateway(state: { current: Snapshot }, listeners: Listeners, logger: Logger, accessLog: AccessLog, reloader: Reloader): Promise<void> {
+  await reloader.close();
+  const timeoutMs = state.current.config.listen.shutdownTimeoutMs;
   logger.info({ inFlight: listeners.inFlight, timeoutMs }, 'stopping: no new connections; waiting for requests in flight');
   const finished = await listeners.drain(timeoutMs);
   if (!finished) logger.warn({ inFlight: listeners.inFlight, timeoutMs }, 'shutdown timeout: closing the connections of requests still in flight');

@@ -10,8 +10,10 @@ import { createLogger } from '../log.js';
 
 export const RUN_USAGE = `Usage: gatehouse run [-c gateway.yaml] [--pretty] [--log-level info]
 
-Serves the APIs of the configuration. Logs are JSON lines on stdout (--pretty for people).
-SIGTERM or SIGINT: stop accepting, let requests in flight finish (listen.shutdownTimeout), exit 0.
+Serves the APIs of the configuration, and applies changes to it and to the certificates folder
+at most once per reload.interval. Logs are JSON lines on stdout (--pretty for people).
+SIGHUP: reload at once. SIGTERM or SIGINT: stop accepting, let requests in flight finish
+(listen.shutdownTimeout), exit 0.
 
 Options:
   -c, --config FILE    the configuration (default: gateway.yaml in the current folder)
@@ -40,10 +42,13 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
     return EXIT_FAILED;
   }
   const { gateway } = started;
+  const onHangup = () => void gateway.reloader.reloadNow('SIGHUP');
+  process.on('SIGHUP', onHangup);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  process.off('SIGHUP', onHangup);
   logger.info({ signal }, 'signal received');
   logger.flush();
   await gateway.stop();

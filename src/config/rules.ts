@@ -173,19 +173,23 @@ function checkApis(doc: GatewayDocument, r: Reporter): void {
   });
 
   // /pizza + version 1.0.0 routes /pizza/1.0.0/...; an API whose context is /pizza/1.0.0 (or
-  // below it) would claim the same requests.
+  // below it) would claim the same requests. Each context's prefixes are looked up among the
+  // routes: linear in the number of APIs.
+  const routes = new Map<string, number>();
+  doc.apis.forEach((api, j) => routes.set(`${api.context}/${api.version}`, j));
   doc.apis.forEach((api, i) => {
-    doc.apis.forEach((other, j) => {
-      if (i === j) return;
-      const route = `${other.context}/${other.version}`;
-      if (api.context === route || api.context.startsWith(route + '/')) {
-        r.error(
-          'CONFIG_CONTEXT_SHADOW',
-          `/apis/${i}/context`,
-          `${api.context} lies under ${route}, the route of API "${other.name}" version "${other.version}" (apis[${j}]); the same requests would match both: choose another context`,
-        );
-      }
-    });
+    for (let end = api.context.length; end > 0; end = api.context.lastIndexOf('/', end - 1)) {
+      const prefix = api.context.slice(0, end);
+      const j = routes.get(prefix);
+      if (j === undefined || j === i) continue;
+      const other = doc.apis[j]!;
+      r.error(
+        'CONFIG_CONTEXT_SHADOW',
+        `/apis/${i}/context`,
+        `${api.context} lies under ${prefix}, the route of API "${other.name}" version "${other.version}" (apis[${j}]); the same requests would match both: choose another context`,
+      );
+      break;
+    }
   });
 }
 

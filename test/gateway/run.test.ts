@@ -2,8 +2,10 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import t from 'tap';
 import { startBackend } from '../helpers/backend.js';
@@ -242,4 +244,19 @@ t.test('--pretty writes lines for people', async (t) => {
   child.kill('SIGTERM');
   const [code] = (await once(child, 'exit')) as [number];
   t.equal(code, 0);
+});
+
+t.test('SIGHUP reloads at once, even with a ten-minute interval', async (t) => {
+  const backend = await startBackend(t);
+  const long = (name: string) => config(backend.url, 'reload: { interval: 10m }\n').replace('name: Test, context: /api', `name: ${name}, context: /${name.toLowerCase()}`);
+  const dir = t.testdir({ 'gateway.yaml': long('Before') });
+  const gw = await spawnGateway(t, dir);
+  t.equal((await request(`${gw.url}/before/v1/`)).status, 200);
+  writeFileSync(path.join(dir, 'gateway.yaml'), long('After'));
+  gw.child.kill('SIGHUP');
+  const applied = await gw.logs.waitFor((l) => l.msg === 'configuration applied', 10_000);
+  t.match(applied, { reason: 'SIGHUP', generation: 2, changes: { apis: { added: ['After v1'], removed: ['Before v1'] } } });
+  t.equal((await request(`${gw.url}/after/v1/`)).status, 200);
+  gw.child.kill('SIGTERM');
+  t.equal(await gw.exited, 0);
 });

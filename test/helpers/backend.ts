@@ -20,6 +20,8 @@ export interface RecordedRequest {
 }
 
 export interface Backend {
+  /** TLS handshakes accepted so far (new connections from a pool). */
+  readonly handshakes: () => number;
   readonly port: number;
   /** https://127.0.0.1:port or http://127.0.0.1:port */
   readonly url: string;
@@ -79,6 +81,8 @@ export async function startBackend(t: Test, options: BackendOptions = {}): Promi
   const server = options.certificate
     ? https.createServer({ cert: options.certificate.certPem, key: options.certificate.keyPem, ...options.tls } as https.ServerOptions, listener)
     : http.createServer(listener);
+  let handshakes = 0;
+  server.on('secureConnection', () => handshakes++);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.teardown(() => {
@@ -86,7 +90,7 @@ export async function startBackend(t: Test, options: BackendOptions = {}): Promi
     server.close();
   });
   const port = (server.address() as AddressInfo).port;
-  return { port, url: `${options.certificate ? 'https' : 'http'}://127.0.0.1:${port}`, requests, server };
+  return { handshakes: () => handshakes, port, url: `${options.certificate ? 'https' : 'http'}://127.0.0.1:${port}`, requests, server };
 }
 
 /** A TCP server that accepts connections and never says a word (a TLS handshake that never completes). */

@@ -1,10 +1,12 @@
 // The gateway under test, started in this process on 127.0.0.1:0 from a configuration and
 // certificates written to a real temporary folder, with its log lines captured in memory.
+import { once } from 'node:events';
 import path from 'node:path';
 import pino from 'pino';
 import type { Test } from 'tap';
 import { startGateway } from '../../src/gateway.js';
 import type { Gateway } from '../../src/gateway.js';
+import type { ReloadOutcome } from '../../src/reload/reloader.js';
 import { formatText } from '../../src/diagnostics.js';
 import { REDACTED_PATHS } from '../../src/log.js';
 import type { Fixture } from './workspace.js';
@@ -96,4 +98,12 @@ ${top}apis:
 ${apiExtra}    endpoints:
       production: ${endpoint}
 `;
+}
+
+type ReloadKind = 'applied' | 'rejected' | 'unchanged';
+
+/** The next reload outcome of that kind, or a failure after `timeoutMs` (never sleep-and-hope). */
+export async function nextReload<K extends ReloadKind>(gateway: Gateway, kind: K, timeoutMs = 10_000): Promise<Extract<ReloadOutcome, { kind: K }>> {
+  const [outcome] = (await once(gateway.reloader, kind, { signal: AbortSignal.timeout(timeoutMs) })) as [Extract<ReloadOutcome, { kind: K }>];
+  return outcome;
 }

@@ -1,0 +1,118 @@
+// What changes between two configurations: APIs, endpoints (field by field), and the
+// certificates folder. Used to log what a reload applied, and by `gatehouse plan`.
+import type { ApiSummary, CertificateFileSummary, ConfigSummary, EndpointSummary } from './summary.js';
+
+export interface FieldChange {
+  readonly field: string;
+  readonly before: unknown;
+  readonly after: unknown;
+}
+
+export interface NamedChange {
+  /** `Shop 1.0` for an API, `Shop 1.0 production` for an endpoint. */
+  readonly name: string;
+  readonly fields: readonly FieldChange[];
+}
+
+export interface ConfigChanges {
+  readonly apis: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly NamedChange[] };
+  readonly endpoints: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly NamedChange[] };
+  readonly certificates: {
+    readonly added: readonly CertificateFileSummary[];
+    readonly removed: readonly CertificateFileSummary[];
+    readonly changed: readonly { readonly before: CertificateFileSummary; readonly after: CertificateFileSummary }[];
+  };
+}
+
+export const apiName = (api: Pick<ApiSummary, 'name' | 'version'>): string => `${api.name} ${api.version}`;
+
+function flatten(value: unknown, prefix: string, out: Map<string, unknown>): Map<string, unknown> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [key, item] of Object.entries(value)) flatten(item, prefix ? `${prefix}.${key}` : key, out);
+  } else {
+    out.set(prefix, value);
+  }
+  return out;
+}
+
+/** Fields of two plain objects that differ, as dotted paths (arrays compare whole). */
+export function fieldChanges(before: object, after: object): FieldChange[] {
+  const a = flatten(before, '', new Map());
+  const b = flatten(after, '', new Map());
+  const changes: FieldChange[] = [];
+  for (const field of new Set([...a.keys(), ...b.keys()])) {
+    if (JSON.stringify(a.get(field)) !== JSON.stringify(b.get(field))) changes.push({ field, before: a.get(field), after: b.get(field) });
+  }
+  return changes;
+}
+
+function endpointsOf(apis: readonly ApiSummary[]): Map<string, EndpointSummary> {
+  const out = new Map<string, EndpointSummary>();
+  for (const api of apis) {
+    for (const [role, endpoint] of Object.entries(api.endpoints)) if (endpoint) out.set(`${apiName(api)} ${role}`, endpoint);
+  }
+  return out;
+}
+
+function keyed<T>(items: readonly T[], key: (item: T) => string): Map<string, T> {
+  return new Map(items.map((item) => [key(item), item]));
+}
+
+export function diffConfigs(before: ConfigSummary | undefined, after: ConfigSummary): ConfigChanges {
+  const apisBefore = keyed(before?.apis ?? [], apiName);
+  const apisAfter = keyed(after.apis, apiName);
+  const apiShape = (api: ApiSummary) => ({ context: api.context, default: api.default, resources: api.resources ?? null });
+
+  const endpointsBefore = endpointsOf(before?.apis ?? []);
+  const endpointsAfter = endpointsOf(after.apis);
+
+  const certsBefore = keyed(before?.certificates ?? [], (c) => c.file);
+  const certsAfter = keyed(after.certificates, (c) => c.file);
+
+  return {
+    apis: {
+      added: [...apisAfter.keys()].filter((k) => !apisBefore.has(k)),
+      removed: [...apisBefore.keys()].filter((k) => !apisAfter.has(k)),
+      changed: [...apisAfter]
+        .filter(([k]) => apisBefore.has(k))
+        .map(([k, api]) => ({ name: k, fields: fieldChanges(apiShape(apisBefore.get(k)!), apiShape(api)) }))
+        .filter((c) => c.fields.length > 0),
+    },
+    endpoints: {
+      added: [...endpointsAfter.keys()].filter((k) => !endpointsBefore.has(k)),
+      removed: [...endpointsBefore.keys()].filter((k) => !endpointsAfter.has(k)),
+      changed: [...endpointsAfter]
+        .filter(([k]) => endpointsBefore.has(k))
+        .map(([k, endpoint]) => ({ name: k, fields: fieldChanges(endpointsBefore.get(k)!, endpoint) }))
+        .filter((c) => c.fields.length > 0),
+    },
+    certificates: {
+      added: [...certsAfter.values()].filter((c) => !certsBefore.has(c.file)),
+      removed: [...certsBefore.values()].filter((c) => !certsAfter.has(c.file)),
+      changed: [...certsAfter.values()]
+        .filter((c) => certsBefore.has(c.file) && certsBefore.get(c.file)!.sha256 !== c.sha256)
+        .map((c) => ({ before: certsBefore.get(c.file)!, after: c })),
+    },
+  };
+}
+
+export function hasChanges(changes: ConfigChanges): boolean {
+  return [changes.apis, changes.endpoints, changes.certificates].some((group) => group.added.length + group.removed.length + group.changed.length > 0);
+}
+
+/** For a log line: what was added, removed and changed, by name. */
+export function changeSummary(changes: ConfigChanges): Record<string, unknown> {
+  return {
+    apis: { added: changes.apis.added, removed: changes.apis.removed, changed: changes.apis.changed.map((c) => c.name) },
+    endpoints: {
+      added: changes.endpoints.added,
+      removed: changes.endpoints.removed,
+      changed: changes.endpoints.changed.map((c) => `${c.name} (${c.fields.map((f) => f.field).join(', ')})`),
+    },
+    certificates: {
+      added: changes.certificates.added.map((c) => c.alias),
+      removed: changes.certificates.removed.map((c) => c.alias),
+      changed: changes.certificates.changed.map((c) => c.after.alias),
+    },
+  };
+}

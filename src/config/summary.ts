@@ -1,0 +1,122 @@
+// A configuration as plain, serializable data without secrets: what /status shows, what a reload
+// logs as changed, and what `gatehouse plan` compares. One shape for the three, so that a
+// running gateway and a file on disk can be compared field by field.
+import { createHash } from 'node:crypto';
+import type { ApiConfig, CertificateFile, EndpointConfig, GatewayConfig } from './types.js';
+
+export interface CertificateSummary {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly subjectAltNames: readonly string[];
+  readonly fingerprint256: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly isCA: boolean;
+}
+
+export interface CertificateFileSummary {
+  readonly alias: string;
+  readonly file: string;
+  readonly sha256: string;
+  readonly certificates: readonly CertificateSummary[];
+}
+
+export interface EndpointSummary {
+  readonly url: string;
+  readonly certificates: readonly string[];
+  readonly pendingCertificates: readonly string[];
+  /** Fingerprints of every certificate the endpoint trusts, in order. */
+  readonly trustedFingerprints: readonly string[];
+  readonly tls: {
+    readonly protocols: readonly string[];
+    readonly ciphers?: string;
+    readonly hostnameVerifier: string;
+    readonly serverName?: string;
+    readonly trustSystemCAs: boolean;
+  };
+  readonly timeouts: { readonly connectMs: number; readonly socketMs: number };
+  readonly headers: { readonly removeAuthorization: boolean; readonly forwarded: boolean; readonly preserveHost: boolean };
+}
+
+export interface ApiSummary {
+  readonly name: string;
+  readonly version: string;
+  readonly context: string;
+  readonly default: boolean;
+  /** "GET,PUT /order/{orderId}", or absent when every path is allowed. */
+  readonly resources?: readonly string[];
+  readonly endpoints: { readonly production: EndpointSummary; readonly sandbox?: EndpointSummary };
+}
+
+export interface ConfigSummary {
+  readonly revision: string;
+  /** Changes when any file of the certificates folder changes, referenced or not. */
+  readonly inventoryDigest: string;
+  readonly apis: readonly ApiSummary[];
+  readonly certificates: readonly CertificateFileSummary[];
+}
+
+export function summarizeCertificateFile(file: CertificateFile): CertificateFileSummary {
+  return {
+    alias: file.alias,
+    file: file.path,
+    sha256: file.sha256,
+    certificates: file.certificates.map((c) => ({
+      subject: c.subject,
+      issuer: c.issuer,
+      subjectAltNames: c.subjectAltNames,
+      fingerprint256: c.fingerprint256,
+      notBefore: c.notBefore,
+      notAfter: c.notAfter,
+      isCA: c.isCA,
+    })),
+  };
+}
+
+function summarizeEndpoint(endpoint: EndpointConfig): EndpointSummary {
+  const { tls } = endpoint;
+  return {
+    url: endpoint.url,
+    certificates: endpoint.certificateAliases,
+    pendingCertificates: endpoint.pendingAliases,
+    trustedFingerprints: endpoint.certificates.flatMap((f) => f.certificates.map((c) => c.fingerprint256)),
+    tls: {
+      protocols: tls.protocols,
+      ...(tls.ciphers !== undefined ? { ciphers: tls.ciphers } : {}),
+      hostnameVerifier: tls.hostnameVerifier,
+      ...(tls.serverName !== undefined ? { serverName: tls.serverName } : {}),
+      trustSystemCAs: tls.trustSystemCAs,
+    },
+    timeouts: { connectMs: endpoint.timeouts.connectMs, socketMs: endpoint.timeouts.socketMs },
+    headers: { ...endpoint.headers },
+  };
+}
+
+function summarizeApi(api: ApiConfig): ApiSummary {
+  return {
+    name: api.name,
+    version: api.version,
+    context: api.context,
+    default: api.isDefault,
+    ...(api.resources ? { resources: api.resources.map((r) => `${r.methods.join(',')} ${r.path}`) } : {}),
+    endpoints: {
+      production: summarizeEndpoint(api.production),
+      ...(api.sandbox ? { sandbox: summarizeEndpoint(api.sandbox) } : {}),
+    },
+  };
+}
+
+export function inventoryDigestOf(inventory: readonly CertificateFile[]): string {
+  const hash = createHash('sha256');
+  for (const file of [...inventory].sort((a, b) => (a.path < b.path ? -1 : 1))) hash.update(`${file.path}\0${file.sha256}\0`);
+  return hash.digest('hex');
+}
+
+export function summarizeConfig(config: GatewayConfig): ConfigSummary {
+  return {
+    revision: config.revision,
+    inventoryDigest: inventoryDigestOf(config.inventory),
+    apis: config.apis.map(summarizeApi),
+    certificates: config.inventory.map(summarizeCertificateFile),
+  };
+}

@@ -1,0 +1,252 @@
+// Live reload (SPEC §3). A reload runs the same pipeline as boot (read → parse → validate →
+// compile), opens the next snapshot beside the running one (reusing every pool whose key did not
+// change), optionally handshakes the endpoints whose connections changed, and only then swaps one
+// reference. Any failure leaves the running snapshot serving, untouched.
+//
+// Timing: changes seen by the watcher are applied at most once per reload.interval; reloadNow()
+// (SIGHUP, POST /reload) applies at once. One reload runs at a time; each reads the files as they
+// are when it starts, so the latest state wins and a burst of changes collapses into one reload.
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import type { Environment } from '../config/interpolate.js';
+import { loadConfig } from '../config/load.js';
+import { changeSummary, diffConfigs } from '../config/diff.js';
+import type { ConfigChanges } from '../config/diff.js';
+import { inventoryDigestOf, summarizeConfig } from '../config/summary.js';
+import { formatAddress } from '../config/address.js';
+import type { GatewayConfig, ListenAddress } from '../config/types.js';
+import { displayPath, formatDiagnostic, hasErrors } from '../diagnostics.js';
+import type { Diagnostic } from '../diagnostics.js';
+import type { Logger } from '../log.js';
+import { openSnapshot, retireSnapshot } from '../snapshot/snapshot.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import { preflight } from './preflight.js';
+import { ConfigWatcher } from './watch.js';
+
+export interface ReloadTarget {
+  /** The snapshot requests read now. */
+  readonly current: Snapshot;
+  /** Makes `next` the snapshot every new request reads: one assignment, plus the listeners' own certificate. */
+  apply(next: Snapshot): void;
+}
+
+export type ReloadOutcome =
+  | {
+      readonly kind: 'applied';
+      readonly reason: string;
+      readonly generation: number;
+      readonly revision: string;
+      readonly changes: ConfigChanges;
+      readonly pools: { readonly kept: number; readonly opened: number; readonly retired: number };
+      readonly diagnostics: readonly Diagnostic[];
+      readonly durationMs: number;
+    }
+  | { readonly kind: 'rejected'; readonly reason: string; readonly diagnostics: readonly Diagnostic[]; readonly durationMs: number }
+  | { readonly kind: 'unchanged'; readonly reason: string; readonly durationMs: number };
+
+export interface ReloaderOptions {
+  readonly configPath: string;
+  readonly env: Environment;
+  readonly logger: Logger;
+  readonly target: ReloadTarget;
+}
+
+interface ReloaderEvents {
+  applied: [ReloadOutcome & { kind: 'applied' }];
+  rejected: [ReloadOutcome & { kind: 'rejected' }];
+  unchanged: [ReloadOutcome & { kind: 'unchanged' }];
+  /** Pools of a replaced snapshot were closed (their requests in flight had ended, or the deadline passed). */
+  retired: [{ generation: number; pools: number }];
+}
+
+export class Reloader extends EventEmitter<ReloaderEvents> {
+  readonly #options: ReloaderOptions;
+  readonly #watcher: ConfigWatcher;
+  #pending = false;
+  #timer: NodeJS.Timeout | undefined;
+  #queued: Promise<ReloadOutcome> | undefined;
+  #running: Promise<ReloadOutcome> | undefined;
+  #lastRunAt = performance.now();
+  #closed = false;
+  /** The outcome of the last reload that was not "unchanged", for /status. */
+  last: (ReloadOutcome & { readonly at: Date }) | undefined;
+
+  constructor(options: ReloaderOptions) {
+    super();
+    this.#options = options;
+    this.#watcher = new ConfigWatcher(
+      () => this.changed(),
+      (error) => options.logger.error({ err: error.message }, 'file watcher error: changes may be missed until the next SIGHUP or POST /reload'),
+    );
+  }
+
+  /** Starts watching the configuration and certificates of the running snapshot. */
+  async start(): Promise<void> {
+    await this.#watcher.watch(this.#targets(this.#options.target.current.config));
+  }
+
+  /** A watched file changed: reload at the next interval boundary. */
+  changed(): void {
+    if (this.#closed) return;
+    this.#pending = true;
+    this.#schedule();
+  }
+
+  /** Reloads at once (after the reload already running, if any). */
+  reloadNow(reason: string): Promise<ReloadOutcome> {
+    if (this.#queued) return this.#queued; // it has not started: it will read the latest files
+    const run = async (): Promise<ReloadOutcome> => {
+      await this.#running;
+      this.#queued = undefined;
+      this.#pending = false;
+      const running = this.#reloadOnce(reason);
+      this.#running = running;
+      try {
+        return await running;
+      } finally {
+        this.#running = undefined;
+        this.#lastRunAt = performance.now();
+        if (this.#pending) this.#schedule();
+      }
+    };
+    this.#queued = run();
+    return this.#queued;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await this.#watcher.close();
+    await this.#running?.catch(() => undefined);
+  }
+
+  #schedule(): void {
+    if (this.#timer || this.#running || this.#queued || this.#closed) return;
+    const interval = this.#options.target.current.config.reload.intervalMs;
+    const delay = Math.max(0, this.#lastRunAt + interval - performance.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#pending) void this.reloadNow('files changed');
+    }, delay);
+  }
+
+  #targets(config: GatewayConfig) {
+    return { configFile: path.resolve(this.#options.configPath), certsDirectory: config.certs.directory };
+  }
+
+  async #reloadOnce(reason: string): Promise<ReloadOutcome> {
+    const { logger, target } = this.#options;
+    const started = performance.now();
+    const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
+    const current = target.current;
+    let outcome: ReloadOutcome;
+    try {
+      const { config, diagnostics } = await loadConfig(this.#options.configPath, { env: this.#options.env });
+      const restart = config ? restartRequired(current.config, config) : [];
+      if (!config || hasErrors(diagnostics) || restart.length > 0) {
+        outcome = { kind: 'rejected', reason, diagnostics: [...diagnostics, ...restart], durationMs: elapsed() };
+      } else if (config.revision === current.config.revision && inventoryDigestOf(config.inventory) === inventoryDigestOf(current.config.inventory)) {
+        outcome = { kind: 'unchanged', reason, durationMs: elapsed() };
+      } else {
+        outcome = await this.#apply(current, config, diagnostics, reason, elapsed);
+      }
+    } catch (error) {
+      outcome = {
+        kind: 'rejected',
+        reason,
+        diagnostics: [{ severity: 'error', code: 'CONFIG_READ', file: path.resolve(this.#options.configPath), message: `reload failed: ${(error as Error).message}` }],
+        durationMs: elapsed(),
+      };
+    }
+
+    if (outcome.kind === 'rejected') {
+      logger.error(
+        { reason, generation: current.generation, errors: outcome.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(d)), durationMs: outcome.durationMs },
+        `configuration rejected; generation ${current.generation} keeps serving`,
+      );
+      this.last = { ...outcome, at: new Date() };
+      this.emit('rejected', outcome);
+    } else if (outcome.kind === 'unchanged') {
+      logger.debug({ reason, durationMs: outcome.durationMs }, 'configuration unchanged');
+      this.emit('unchanged', outcome);
+    } else {
+      for (const d of outcome.diagnostics) logger.warn({ code: d.code, file: displayPath(d.file), line: d.line, path: d.path }, formatDiagnostic(d));
+      logger.info(
+        { reason, generation: outcome.generation, revision: outcome.revision, changes: changeSummary(outcome.changes), pools: outcome.pools, durationMs: outcome.durationMs },
+        'configuration applied',
+      );
+      this.last = { ...outcome, at: new Date() };
+      this.emit('applied', outcome);
+    }
+    logger.flush();
+    return outcome;
+  }
+
+  async #apply(current: Snapshot, config: GatewayConfig, diagnostics: readonly Diagnostic[], reason: string, elapsed: () => number): Promise<ReloadOutcome> {
+    const { logger, target } = this.#options;
+    const next = openSnapshot(config, current.generation + 1, current);
+    const opened = [...next.pools.keys()].filter((key) => !current.pools.has(key));
+    const notes: Diagnostic[] = [...diagnostics];
+
+    if (config.reload.preflight !== 'off') {
+      const changed = next.apis.flatMap((api) => (api.sandbox ? [api.production, api.sandbox] : [api.production])).filter((e) => e.pool && opened.includes(e.poolKey));
+      const failures = await preflight(changed);
+      const enforce = config.reload.preflight === 'enforce';
+      for (const failure of failures) {
+        notes.push({
+          severity: enforce ? 'error' : 'warning',
+          code: 'RELOAD_PREFLIGHT',
+          file: config.file,
+          path: failure.endpoint.config.path,
+          message: `${failure.endpoint.description}: the handshake with ${failure.endpoint.config.origin} failed (${failure.code}: ${failure.reason})`,
+        });
+      }
+      if (enforce && failures.length > 0) {
+        // The new pools made no request yet; nothing else was touched.
+        await Promise.all(opened.map((key) => next.pools.get(key)!.destroy()));
+        return { kind: 'rejected', reason, diagnostics: notes, durationMs: elapsed() };
+      }
+    }
+
+    target.apply(next);
+    await this.#watcher.watch(this.#targets(config));
+    const retired = [...current.pools.keys()].filter((key) => !next.pools.has(key)).length;
+    void retireSnapshot(current, next, config.listen.shutdownTimeoutMs).then(() => {
+      if (retired > 0) logger.info({ generation: current.generation, pools: retired }, 'retired pools closed');
+      this.emit('retired', { generation: current.generation, pools: retired });
+    });
+    return {
+      kind: 'applied',
+      reason,
+      generation: next.generation,
+      revision: config.revision,
+      changes: diffConfigs(summarizeConfig(current.config), summarizeConfig(config)),
+      pools: { kept: next.pools.size - opened.length, opened: opened.length, retired },
+      diagnostics: notes,
+      durationMs: elapsed(),
+    };
+  }
+}
+
+/**
+ * Listener addresses are bound once: a configuration that moves one is refused rather than
+ * half-applied, and says so. (The HTTPS listener's certificate, protocols and ciphers do reload.)
+ */
+export function restartRequired(running: GatewayConfig, next: GatewayConfig): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const check = (where: string, before: ListenAddress | undefined, after: ListenAddress | undefined) => {
+    const describe = (a: ListenAddress | undefined) => (a ? formatAddress(a) : 'none');
+    if (describe(before) === describe(after)) return;
+    out.push({
+      severity: 'error',
+      code: 'CONFIG_RESTART_REQUIRED',
+      file: next.file,
+      path: where,
+      message: `is ${describe(after)} but the gateway listens on ${describe(before)}; a listener's address changes only with a restart (revert it to reload the rest, or restart the gateway)`,
+    });
+  };
+  check('listen.http', running.listen.http, next.listen.http);
+  check('listen.https.address', running.listen.https?.address, next.listen.https?.address);
+  check('admin.address', running.admin.address, next.admin.address);
+  return out;
+}
