@@ -237,7 +237,7 @@ t.test("across a reload, unchanged endpoints keep their connections; a changed e
   const res = await inFlight;
   t.equal(res.status, 200);
   t.equal(res.text, 'started finished', 'the request in flight finished on the old pool');
-  const [{ pools }] = await retired;
+  const [{ pools }] = (await retired) as [{ pools: number }];
   t.equal(pools, 1, 'then the old pool closed');
   t.equal((await request(`${gw.url}/slow/v1/fast`)).text, 'fast', 'new requests use the new pool');
   t.equal((await request(`${gw.url}/steady/v1/`)).status, 200);
