@@ -1,8 +1,7 @@
 // Checks of the certificates an endpoint trusts, made when a configuration is loaded: expiry
 // (SPEC: expired reject|warn, warnBefore) and whether a leaf names the host the verifier checks.
-import { X509Certificate } from 'node:crypto';
 import type { CertificateInfo, EndpointConfig } from '../config/types.js';
-import { certificateLabel } from './parse.js';
+import { certificateLabel, x509Of } from './parse.js';
 import { verifierAccepts } from './hostname.js';
 
 const DAY_MS = 86_400_000;
@@ -36,7 +35,7 @@ export function hostnameProblem(endpoint: EndpointConfig): string | undefined {
   const certificates = endpoint.certificates.flatMap((file) => file.certificates);
   if (certificates.length === 0 || certificates.some((c) => c.isCA)) return undefined;
   const host = tls.serverName ?? endpoint.hostname;
-  if (certificates.some((c) => verifierAccepts(tls.hostnameVerifier, new X509Certificate(c.pem), host))) return undefined;
+  if (certificates.some((c) => verifierAccepts(tls.hostnameVerifier, x509Of(c), host))) return undefined;
   const names = certificates
     .map((c) => `${certificateLabel(c)}${c.subjectAltNames.length ? ` [${c.subjectAltNames.join(', ')}]` : ''}`)
     .join('; ');

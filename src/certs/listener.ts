@@ -25,15 +25,15 @@ export async function readListenerFiles(directory: string, alias: string): Promi
   const candidate = (extension: string): string => path.join(directory, alias + extension);
   for (const extension of ['.p12', '.pfx']) {
     if (await fileExists(candidate(extension))) {
-      return { kind: 'pfx', file: await readContainedFile(realDirectory, candidate(extension), MAX_CERTIFICATE_FILE_BYTES) };
+      return { kind: 'pfx', file: readContainedFile(realDirectory, candidate(extension), MAX_CERTIFICATE_FILE_BYTES) };
     }
   }
   for (const extension of ['.crt', '.pem']) {
     if (await fileExists(candidate(extension))) {
       return {
         kind: 'pem',
-        cert: await readContainedFile(realDirectory, candidate(extension), MAX_CERTIFICATE_FILE_BYTES),
-        key: await readContainedFile(realDirectory, candidate('.key'), MAX_CERTIFICATE_FILE_BYTES),
+        cert: readContainedFile(realDirectory, candidate(extension), MAX_CERTIFICATE_FILE_BYTES),
+        key: readContainedFile(realDirectory, candidate('.key'), MAX_CERTIFICATE_FILE_BYTES),
       };
     }
   }

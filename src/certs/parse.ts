@@ -1,7 +1,7 @@
 // Parse certificate files: PEM (one or many blocks: a chain or a bundle) or DER, detected by
 // content rather than by extension. Node's crypto.X509Certificate does the parsing (it reads
 // every key type; node-forge does not read EC keys).
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import type { CertificateInfo } from '../config/types.js';
 
 export type ParsedCertificateFile =
@@ -10,6 +10,36 @@ export type ParsedCertificateFile =
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----/g;
 const JKS_MAGIC = 0xfeedfeed;
+
+/**
+ * Parsed files by the SHA-256 of their bytes. Content-addressed, so always right: a reload of a
+ * thousand unchanged certificates hashes them instead of parsing them again.
+ */
+const parsedByDigest = new Map<string, ParsedCertificateFile>();
+const CACHE_ENTRIES = 4096;
+
+export function parseCertificateFile(bytes: Buffer): { readonly sha256: string; readonly parsed: ParsedCertificateFile } {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  let parsed = parsedByDigest.get(sha256);
+  if (!parsed) {
+    parsed = parseCertificateBytes(bytes);
+    parsedByDigest.set(sha256, parsed);
+    if (parsedByDigest.size > CACHE_ENTRIES) parsedByDigest.delete(parsedByDigest.keys().next().value!);
+  }
+  return { sha256, parsed };
+}
+
+/** The X509Certificate behind a description, for name checks, without parsing it twice. */
+const x509ByInfo = new WeakMap<CertificateInfo, X509Certificate>();
+
+export function x509Of(info: CertificateInfo): X509Certificate {
+  let x509 = x509ByInfo.get(info);
+  if (!x509) {
+    x509 = new X509Certificate(info.pem);
+    x509ByInfo.set(info, x509);
+  }
+  return x509;
+}
 
 export function parseCertificateBytes(bytes: Buffer): ParsedCertificateFile {
   if (bytes.length === 0) {
@@ -111,7 +141,7 @@ export function splitSubjectAltNames(value: string | undefined): string[] {
 
 export function describeCertificate(x509: X509Certificate): CertificateInfo {
   const notAfterMs = Date.parse(x509.validTo);
-  return {
+  const info: CertificateInfo = {
     subject: oneLineName(x509.subject),
     issuer: oneLineName(x509.issuer),
     subjectAltNames: splitSubjectAltNames(x509.subjectAltName),
@@ -124,6 +154,8 @@ export function describeCertificate(x509: X509Certificate): CertificateInfo {
     selfIssued: x509.subject === x509.issuer,
     pem: x509.toString(),
   };
+  x509ByInfo.set(info, x509);
+  return info;
 }
 
 /** The shortest name of a certificate for a message: its subject, or its SANs when the subject is empty. */

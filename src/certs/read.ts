@@ -2,7 +2,9 @@
 // file that resolves outside the folder. Kubernetes mounts a Secret or ConfigMap as
 // certs/<alias>.crt → ..data/<alias>.crt → ..<timestamp>/<alias>.crt, all inside the folder,
 // which is allowed; a symlink that leads elsewhere is refused.
-import { lstat, readdir, realpath, open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import type { Dirent } from 'node:fs';
+import { lstat, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Extensions of trust files, in the order an alias is looked up. */
@@ -38,21 +40,36 @@ export function aliasOf(fileName: string): { alias: string; extension: string } 
   return { alias: fileName.slice(0, -extension.length), extension };
 }
 
+/**
+ * Files read between two turns of the event loop. Small files are read synchronously: measured,
+ * a thousand 1.5 KB certificates take 16 ms with readFileSync and 190 ms through promise file
+ * handles; in chunks of 64, requests wait at most about a millisecond behind a reload.
+ */
+const READ_CHUNK = 64;
+
 export async function readCertificateDirectory(directory: string): Promise<CertificateDirectory> {
-  let names: string[];
+  let entries: Dirent[];
   let realDirectory: string;
   try {
     realDirectory = await realpath(directory);
-    names = await readdir(directory);
+    entries = await readdir(realDirectory, { withFileTypes: true });
   } catch (e) {
     return { directory, error: describeFsError(e), files: [] };
   }
-  const files: CertificateFileRead[] = [];
   // Hidden entries are Kubernetes' ..data links and timestamped folders, and editors' temp files.
-  for (const name of names.filter((n) => !n.startsWith('.')).sort()) {
-    const parsed = aliasOf(name);
-    if (!parsed) continue;
-    files.push({ alias: parsed.alias, ...(await readContainedFile(realDirectory, path.join(directory, name), MAX_CERTIFICATE_FILE_BYTES)) });
+  const candidates = entries
+    .filter((entry) => !entry.name.startsWith('.') && aliasOf(entry.name) !== undefined)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const files: CertificateFileRead[] = [];
+  for (let i = 0; i < candidates.length; i++) {
+    if (i > 0 && i % READ_CHUNK === 0) await new Promise((resolve) => setImmediate(resolve));
+    const entry = candidates[i]!;
+    const listed = path.join(directory, entry.name);
+    // A plain file of the folder is inside it by construction; a link must be resolved first.
+    const read = entry.isSymbolicLink()
+      ? readContainedFile(realDirectory, listed, MAX_CERTIFICATE_FILE_BYTES)
+      : readBoundedFile(path.join(realDirectory, entry.name), listed, MAX_CERTIFICATE_FILE_BYTES);
+    files.push({ alias: aliasOf(entry.name)!.alias, ...read });
   }
   return { directory, files };
 }
@@ -61,29 +78,41 @@ export async function readCertificateDirectory(directory: string): Promise<Certi
  * Reads a file that must resolve (through any symlinks) to a regular file inside `realDirectory`,
  * and be at most `maxBytes` long.
  */
-export async function readContainedFile(realDirectory: string, filePath: string, maxBytes: number): Promise<FileRead> {
-  const name = path.basename(filePath);
+export function readContainedFile(realDirectory: string, filePath: string, maxBytes: number): FileRead {
+  let resolved: string;
   try {
-    const resolved = await realpath(filePath);
-    if (!resolved.startsWith(realDirectory + path.sep)) {
-      return { name, path: filePath, error: `it resolves to ${resolved}, outside the certificates folder (${realDirectory})` };
-    }
-    const handle = await open(resolved, 'r');
-    try {
-      const stat = await handle.stat();
-      if (!stat.isFile()) return { name, path: filePath, error: 'it is not a regular file' };
-      if (stat.size > maxBytes) {
-        return { name, path: filePath, error: `it is ${stat.size} bytes, above the limit of ${maxBytes} bytes for a certificate file` };
-      }
-      // Read through the handle that was checked, so a swap between check and read cannot slip in.
-      const bytes = await handle.readFile();
-      if (bytes.length > maxBytes) return { name, path: filePath, error: `it grew above the limit of ${maxBytes} bytes while being read` };
-      return { name, path: filePath, bytes };
-    } finally {
-      await handle.close();
-    }
+    resolved = realpathSync(filePath);
   } catch (e) {
-    return { name, path: filePath, error: describeFsError(e) };
+    return { name: path.basename(filePath), path: filePath, error: describeFsError(e) };
+  }
+  if (!resolved.startsWith(realDirectory + path.sep)) {
+    return { name: path.basename(filePath), path: filePath, error: `it resolves to ${resolved}, outside the certificates folder (${realDirectory})` };
+  }
+  return readBoundedFile(resolved, filePath, maxBytes);
+}
+
+/** Reads `resolved` (reported as `listed`) when it is a regular file of at most `maxBytes`. */
+function readBoundedFile(resolved: string, listed: string, maxBytes: number): FileRead {
+  const name = path.basename(listed);
+  let fd: number | undefined;
+  try {
+    fd = openSync(resolved, 'r');
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return { name, path: listed, error: 'it is not a regular file' };
+    if (stat.size > maxBytes) {
+      return { name, path: listed, error: `it is ${stat.size} bytes, above the limit of ${maxBytes} bytes for a certificate file` };
+    }
+    // Read through the descriptor that was checked, so a swap between check and read cannot slip
+    // in; a byte more than the size found tells a file that is still being written.
+    const buffer = Buffer.alloc(stat.size + 1);
+    let length = 0;
+    for (let n; length < buffer.length && (n = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += n;
+    if (length > stat.size) return { name, path: listed, error: 'it grew while being read (if it is being written, the next reload reads it again)' };
+    return { name, path: listed, bytes: buffer.subarray(0, length) };
+  } catch (e) {
+    return { name, path: listed, error: describeFsError(e) };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { hostnameProblem, expiryState, plural } from '../certs/check.js';
 import { checkListenerFiles } from '../certs/listener.js';
 import type { ListenerFiles } from '../certs/listener.js';
-import { certificateLabel, parseCertificateBytes } from '../certs/parse.js';
+import { certificateLabel, parseCertificateFile } from '../certs/parse.js';
 import type { CertificateDirectory } from '../certs/read.js';
 import { parseAddress } from './address.js';
 import { parseDuration } from './durations.js';
@@ -171,7 +171,7 @@ function compileCertificateFiles(input: CompileInput): CompiledFiles {
       failures.push({ alias: file.alias, path: file.path, code: 'CERT_READ', reason: `cannot be read: ${file.error}` });
       continue;
     }
-    const parsed = parseCertificateBytes(file.bytes);
+    const { sha256, parsed } = parseCertificateFile(file.bytes);
     if (!parsed.ok) {
       failures.push({ alias: file.alias, path: file.path, code: 'CERT_PARSE', reason: `not a usable certificate file: ${parsed.reason}`, ...(parsed.line ? { line: parsed.line } : {}) });
       continue;
@@ -181,7 +181,7 @@ function compileCertificateFiles(input: CompileInput): CompiledFiles {
     list.push({
       alias: file.alias,
       path: file.path,
-      sha256: createHash('sha256').update(file.bytes).digest('hex'),
+      sha256,
       certificates: parsed.certificates,
     });
     byAlias.set(file.alias, list);

@@ -15,6 +15,7 @@ import { interpolate } from './interpolate.js';
 import type { Environment } from './interpolate.js';
 import { formatOf, parseConfigText } from './parse.js';
 import { Reporter } from './reporter.js';
+import { SourceMap } from './source-map.js';
 import { checkRules } from './rules.js';
 import { validateSchema } from './schema.js';
 import type { GatewayConfig, GatewayDocument } from './types.js';
@@ -27,6 +28,8 @@ export interface LoadOptions {
   readonly env: Environment;
   /** For certificate expiry; the current time by default. */
   readonly nowMs?: number;
+  /** Reuse the validated document when the configuration's bytes did not change (reloads). */
+  readonly cache?: DocumentCache;
 }
 
 export interface LoadResult {
@@ -36,31 +39,53 @@ export interface LoadResult {
   readonly diagnostics: readonly Diagnostic[];
 }
 
+/** The configuration file parsed, expanded and validated (schema and rules): everything but certificates. */
+interface ValidatedDocument {
+  readonly data: unknown;
+  readonly sourceMap: SourceMap;
+  /** Warnings, or the errors that stop the load. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** Absent when there are errors. */
+  readonly document?: GatewayDocument;
+}
+
+/**
+ * The last configuration file validated, by the SHA-256 of its bytes. A reload caused by a
+ * certificate (the common case) then skips parsing and validating a file that did not change;
+ * content-addressed, so it never serves a stale document. The environment is the caller's,
+ * fixed for the life of the cache.
+ */
+export class DocumentCache {
+  #sha256: string | undefined;
+  #entry: ValidatedDocument | undefined;
+
+  get(sha256: string): ValidatedDocument | undefined {
+    return sha256 === this.#sha256 ? this.#entry : undefined;
+  }
+
+  set(sha256: string, entry: ValidatedDocument): void {
+    this.#sha256 = sha256;
+    this.#entry = entry;
+  }
+}
+
 export async function loadConfig(configPath: string, options: LoadOptions): Promise<LoadResult> {
   const file = path.resolve(configPath);
   const read = await readConfigFile(file);
   if ('error' in read) {
     return done([{ severity: 'error', code: 'CONFIG_READ', file, message: `cannot read the configuration: ${read.error}` }]);
   }
-  const text = read.bytes.toString('utf8');
-  const parsed = parseConfigText(text, file, formatOf(file));
-  if (!parsed.ok) return done(parsed.diagnostics);
+  const configSha256 = createHash('sha256').update(read.bytes).digest('hex');
+  let validated = options.cache?.get(configSha256);
+  if (!validated) {
+    validated = validateDocument(file, read.bytes.toString('utf8'), options.env);
+    if (validated.document) options.cache?.set(configSha256, validated);
+  }
+  const { document } = validated;
+  if (!document) return done(validated.diagnostics);
 
-  const expanded = interpolate(parsed.data, options.env);
-  const reporter = new Reporter(file, expanded.data, parsed.sourceMap);
-  for (const problem of expanded.problems) reporter.error('CONFIG_ENV_UNSET', problem.pointer, problem.message);
-  reporter.diagnostics.push(
-    ...validateSchema(expanded.data, file, parsed.sourceMap, {
-      unresolved: new Set(expanded.problems.map((p) => p.pointer)),
-      expanded: expanded.expanded,
-    }),
-  );
-  if (hasErrors(reporter.diagnostics)) return done(reporter.diagnostics);
-
-  const document = expanded.data as GatewayDocument;
-  checkRules(document, reporter);
-  if (hasErrors(reporter.diagnostics)) return done(reporter.diagnostics);
-
+  const reporter = new Reporter(file, validated.data, validated.sourceMap);
+  reporter.diagnostics.push(...validated.diagnostics);
   const certsDirectory = path.resolve(path.dirname(file), document.certs.directory);
   const certificates = await readCertificateDirectory(certsDirectory);
   let listenerFiles: ListenerFiles | undefined;
@@ -74,11 +99,34 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
       certificates,
       ...(listenerFiles ? { listenerFiles } : {}),
       nowMs: options.nowMs ?? Date.now(),
-      configSha256: createHash('sha256').update(read.bytes).digest('hex'),
+      configSha256,
     },
     reporter,
   );
   return done(reporter.diagnostics, config);
+}
+
+/** Parse → ${VAR} → schema → rules: the stages that depend on the configuration file only. */
+function validateDocument(file: string, text: string, env: Environment): ValidatedDocument {
+  const parsed = parseConfigText(text, file, formatOf(file));
+  if (!parsed.ok) return { data: undefined, sourceMap: new SourceMap(), diagnostics: parsed.diagnostics };
+
+  const expanded = interpolate(parsed.data, env);
+  const reporter = new Reporter(file, expanded.data, parsed.sourceMap);
+  for (const problem of expanded.problems) reporter.error('CONFIG_ENV_UNSET', problem.pointer, problem.message);
+  reporter.diagnostics.push(
+    ...validateSchema(expanded.data, file, parsed.sourceMap, {
+      unresolved: new Set(expanded.problems.map((p) => p.pointer)),
+      expanded: expanded.expanded,
+    }),
+  );
+  const base = { data: expanded.data, sourceMap: parsed.sourceMap };
+  if (hasErrors(reporter.diagnostics)) return { ...base, diagnostics: reporter.diagnostics };
+
+  const document = expanded.data as GatewayDocument;
+  checkRules(document, reporter);
+  if (hasErrors(reporter.diagnostics)) return { ...base, diagnostics: reporter.diagnostics };
+  return { ...base, diagnostics: reporter.diagnostics, document };
 }
 
 function done(diagnostics: readonly Diagnostic[], config?: GatewayConfig): LoadResult {

@@ -7,7 +7,7 @@ import { TomlError, parse as parseTomlData } from 'smol-toml';
 import { parseTOML } from 'toml-eslint-parser';
 import type { AST as TomlAst } from 'toml-eslint-parser';
 import type { Diagnostic } from '../diagnostics.js';
-import { SourceMap, toPointer } from './source-map.js';
+import { SourceMap, childPointer, toPointer } from './source-map.js';
 import type { PathSegment, Position } from './source-map.js';
 
 export type ConfigFormat = 'yaml' | 'toml';
@@ -51,8 +51,10 @@ function parseYaml(text: string, file: string): ParseResult {
   } catch (e) {
     return { ok: false, diagnostics: [syntaxError(file, { line: 1, column: 1 }, (e as Error).message)] };
   }
-  const sourceMap = new SourceMap();
-  if (doc.contents) walkYaml(doc, doc.contents, [], sourceMap, text, at, 0);
+  const contents = doc.contents;
+  const sourceMap = new SourceMap((map) => {
+    if (contents) walkYaml(doc, contents, '', map, text, at, 0);
+  });
   return { ok: true, data, sourceMap };
 }
 
@@ -66,19 +68,18 @@ function yamlMessage(message: string): string {
 function walkYaml(
   doc: Document,
   node: YamlNode,
-  path: PathSegment[],
+  pointer: string,
   map: SourceMap,
   text: string,
   at: (offset: number) => Position,
   depth: number,
 ): void {
   if (depth > 64) return; // aliases can nest; positions deeper than this add nothing
-  const pointer = toPointer(path);
   const range = node.range;
   if (range) map.set(pointer, { value: at(range[0]), text: isScalar(node) ? text.slice(range[0], range[1]) : undefined });
   if (isAlias(node)) {
     const target = node.resolve(doc);
-    if (target) walkYaml(doc, target, path, map, text, at, depth + 1);
+    if (target) walkYaml(doc, target, pointer, map, text, at, depth + 1);
   } else if (isMap(node)) {
     for (const pair of node.items) {
       if (!isPair(pair)) continue;
@@ -86,18 +87,16 @@ function walkYaml(
       const value = pair.value as YamlNode | null;
       if (isScalar(key) && typeof key.value === 'symbol') {
         // A merge key (<<: *anchor): the merged keys live where the anchor was written.
-        if (value) walkYaml(doc, value, path, map, text, at, depth + 1);
+        if (value) walkYaml(doc, value, pointer, map, text, at, depth + 1);
         continue;
       }
-      const name = isScalar(key) ? String(key.value) : String(key);
-      const childPath = [...path, name];
-      const keyPosition = key?.range ? at(key.range[0]) : undefined;
-      map.set(toPointer(childPath), { key: keyPosition });
-      if (value) walkYaml(doc, value, childPath, map, text, at, depth + 1);
+      const child = childPointer(pointer, isScalar(key) ? String(key.value) : String(key));
+      map.set(child, { key: key?.range ? at(key.range[0]) : undefined });
+      if (value) walkYaml(doc, value, child, map, text, at, depth + 1);
     }
   } else if (isSeq(node)) {
     node.items.forEach((item, index) => {
-      if (item && typeof item === 'object' && 'range' in item) walkYaml(doc, item as YamlNode, [...path, index], map, text, at, depth + 1);
+      if (item && typeof item === 'object' && 'range' in item) walkYaml(doc, item as YamlNode, childPointer(pointer, index), map, text, at, depth + 1);
     });
   }
 }
@@ -116,13 +115,14 @@ function parseToml(text: string, file: string): ParseResult {
     }
     throw e;
   }
-  const sourceMap = new SourceMap();
-  try {
-    walkToml(parseTOML(text), sourceMap, text);
-  } catch {
-    // The position parser disagreed with smol-toml on an edge case: the data stands, and
-    // diagnostics fall back to the file without a line.
-  }
+  const sourceMap = new SourceMap((map) => {
+    try {
+      walkToml(parseTOML(text), map, text);
+    } catch {
+      // The position parser disagreed with smol-toml on an edge case: the data stands, and
+      // diagnostics fall back to the file without a line.
+    }
+  });
   return { ok: true, data, sourceMap };
 }
 

@@ -22,6 +22,12 @@ export function toPointer(segments: readonly PathSegment[]): string {
   return segments.map((s) => '/' + String(s).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
 }
 
+/** The pointer of a child: `parent` + one segment. */
+export function childPointer(parent: string, segment: PathSegment): string {
+  const text = String(segment);
+  return `${parent}/${text.includes('~') || text.includes('/') ? text.replace(/~/g, '~0').replace(/\//g, '~1') : text}`;
+}
+
 export function fromPointer(pointer: string): string[] {
   if (pointer === '') return [];
   return pointer
@@ -54,8 +60,26 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Built on first use: most loads are valid and never ask for a position, and walking every node
+ * of a thousand-API document costs about as much as parsing it.
+ */
 export class SourceMap {
   readonly #entries = new Map<string, Entry>();
+  #build: ((map: SourceMap) => void) | undefined;
+
+  constructor(build?: (map: SourceMap) => void) {
+    this.#build = build;
+  }
+
+  #entriesBuilt(): Map<string, Entry> {
+    const build = this.#build;
+    if (build) {
+      this.#build = undefined;
+      build(this);
+    }
+    return this.#entries;
+  }
 
   /** Records a position; the first record of a pointer wins (explicit keys before merged ones). */
   set(pointer: string, entry: Entry): void {
@@ -75,8 +99,9 @@ export class SourceMap {
    * to the nearest written ancestor's key.
    */
   locate(pointer: string, prefer: 'key' | 'value' = 'value'): Position | undefined {
+    const entries = this.#entriesBuilt();
     for (let p: string | undefined = pointer; p !== undefined; p = p === '' ? undefined : parentPointer(p)) {
-      const entry = this.#entries.get(p);
+      const entry = entries.get(p);
       if (!entry) continue;
       const position = p === pointer && prefer === 'value' ? (entry.value ?? entry.key) : (entry.key ?? entry.value);
       if (position) return position;
@@ -86,11 +111,11 @@ export class SourceMap {
 
   /** True when the document itself contains this node (it was not filled in from a default). */
   has(pointer: string): boolean {
-    return this.#entries.has(pointer);
+    return this.#entriesBuilt().has(pointer);
   }
 
   /** The value's source text as written, when it is a scalar. */
   text(pointer: string): string | undefined {
-    return this.#entries.get(pointer)?.text;
+    return this.#entriesBuilt().get(pointer)?.text;
   }
 }

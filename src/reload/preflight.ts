@@ -2,6 +2,7 @@
 // whose connection settings changed (a new pool: new trust, TLS settings, origin or timeouts)
 // with exactly those settings, and report which handshakes fail and why.
 import type { TLSSocket } from 'node:tls';
+import { mapWithConcurrency } from '../concurrency.js';
 import { classifyBackendError } from '../proxy/errors.js';
 import type { BackendFailureCode } from '../proxy/errors.js';
 import { backendConnector } from '../snapshot/backend-tls.js';
@@ -31,14 +32,6 @@ export function handshake(endpoint: EndpointRuntime): Promise<PreflightFailure |
 }
 
 export async function preflight(endpoints: readonly EndpointRuntime[]): Promise<PreflightFailure[]> {
-  const failures: PreflightFailure[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < endpoints.length) {
-      const failure = await handshake(endpoints[next++]!);
-      if (failure) failures.push(failure);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, endpoints.length) }, worker));
-  return failures;
+  const results = await mapWithConcurrency(endpoints, CONCURRENCY, handshake);
+  return results.filter((failure): failure is PreflightFailure => failure !== undefined);
 }

@@ -1,5 +1,5 @@
 // Live reload (SPEC §3). A reload runs the same pipeline as boot (read → parse → validate →
-// compile), opens the next snapshot beside the running one (reusing every pool whose key did not
+// compile; in a worker thread, see config-loader.ts), opens the next snapshot beside the running one (reusing every pool whose key did not
 // change), optionally handshakes the endpoints whose connections changed, and only then swaps one
 // reference. Any failure leaves the running snapshot serving, untouched.
 //
@@ -9,7 +9,6 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { Environment } from '../config/interpolate.js';
-import { loadConfig } from '../config/load.js';
 import { changeSummary, diffConfigs } from '../config/diff.js';
 import type { ConfigChanges } from '../config/diff.js';
 import { inventoryDigestOf, summarizeConfig } from '../config/summary.js';
@@ -20,6 +19,7 @@ import type { Diagnostic } from '../diagnostics.js';
 import type { Logger } from '../log.js';
 import { openSnapshot, retireSnapshot } from '../snapshot/snapshot.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
+import { WorkerConfigLoader } from './config-loader.js';
 import { preflight } from './preflight.js';
 import { ConfigWatcher } from './watch.js';
 
@@ -62,6 +62,7 @@ interface ReloaderEvents {
 export class Reloader extends EventEmitter<ReloaderEvents> {
   readonly #options: ReloaderOptions;
   readonly #watcher: ConfigWatcher;
+  readonly #loader = new WorkerConfigLoader();
   #pending = false;
   #timer: NodeJS.Timeout | undefined;
   #queued: Promise<ReloadOutcome> | undefined;
@@ -118,6 +119,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
     clearTimeout(this.#timer);
     await this.#watcher.close();
     await this.#running?.catch(() => undefined);
+    await this.#loader.close();
   }
 
   #schedule(): void {
@@ -141,7 +143,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
     const current = target.current;
     let outcome: ReloadOutcome;
     try {
-      const { config, diagnostics } = await loadConfig(this.#options.configPath, { env: this.#options.env });
+      const { config, diagnostics } = await this.#loader.load(this.#options.configPath, this.#options.env);
       const restart = config ? restartRequired(current.config, config) : [];
       if (!config || hasErrors(diagnostics) || restart.length > 0) {
         outcome = { kind: 'rejected', reason, diagnostics: [...diagnostics, ...restart], durationMs: elapsed() };

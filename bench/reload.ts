@@ -1,0 +1,179 @@
+// The reload benchmark: the cost of building and swapping a snapshot of 1,000 APIs with 1,000
+// certificates, and what requests see while reloads happen under load.
+//
+//   npm run bench:reload [-- --apis 1000 --reloads 20 --duration 10]
+//
+// 1. In this process: load (read, parse, validate, compile 1,000 certificate files) and open the
+//    first snapshot (1,000 new pools); then reloads that each change one API, timed end to end
+//    (the same Reloader the gateway runs, from reading the files to the swap), with heap and RSS.
+// 2. `gatehouse run` in a child process under autocannon load on one API, first without reloads,
+//    then with a reload every 500 ms (SIGHUP after a one-API edit): latency and errors side by
+//    side, and the reload durations the gateway logged.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import forge from 'node-forge';
+import pino from 'pino';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { loadConfig } from '../src/config/load.js';
+import { Reloader } from '../src/reload/reloader.js';
+import { openSnapshot, retireSnapshot } from '../src/snapshot/snapshot.js';
+import type { Snapshot } from '../src/snapshot/snapshot.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    apis: { type: 'string', default: '1000' },
+    reloads: { type: 'string', default: '20' },
+    duration: { type: 'string', default: '10' },
+  },
+});
+const API_COUNT = Number(values.apis);
+const RELOADS = Number(values.reloads);
+const DURATION = Number(values.duration);
+const MiB = 1024 * 1024;
+
+// ------------------------------------------------------------------ certificates
+
+const rsa = () => forge.pki.privateKeyFromPem(generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey);
+const caKey = rsa();
+const leafKey = rsa();
+
+function certificate(cn: string, isCA: boolean, sans: string[] = []): forge.pki.Certificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.setRsaPublicKey((isCA ? caKey : leafKey).n, (isCA ? caKey : leafKey).e);
+  cert.serialNumber = '01' + randomBytes(8).toString('hex');
+  cert.validity.notBefore = new Date(Date.now() - 86_400_000);
+  cert.validity.notAfter = new Date(Date.now() + 365 * 86_400_000);
+  cert.setSubject([{ name: 'commonName', value: cn }]);
+  cert.setIssuer([{ name: 'commonName', value: 'Bench Reload CA' }]);
+  cert.setExtensions([{ name: 'basicConstraints', cA: isCA }, ...(sans.length ? [{ name: 'subjectAltName', altNames: sans.map((ip) => ({ type: 7, ip })) }] : [])]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return cert;
+}
+
+function configText(port: number, variant: number): string {
+  const lines = ['version: 1', 'listen: { http: "127.0.0.1:0" }', 'admin: { address: "127.0.0.1:0" }', 'reload: { interval: 10m }', 'apis:'];
+  for (let i = 0; i < API_COUNT; i++) {
+    // API 0 carries the load; the last API is the one each reload changes.
+    const socket = i === API_COUNT - 1 ? `${60 + variant}s` : '60s';
+    lines.push(`  - { name: Api${i}, context: /api${i}, version: v1, endpoints: { production: { url: "https://127.0.0.1:${port}/svc/${i}", certificate: ${i === 0 ? 'ca' : `cert${i}`}, tls: { hostnameVerifier: AllowAll }, timeouts: { socket: ${socket} } } } }`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+const percentile = (list: number[], p: number) => [...list].sort((a, b) => a - b)[Math.min(list.length - 1, Math.floor((p / 100) * list.length))]!;
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-reload-bench-'));
+  process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+  mkdirSync(path.join(work, 'certs'));
+
+  let started = performance.now();
+  const caPem = forge.pki.certificateToPem(certificate('Bench Reload CA', true));
+  writeFileSync(path.join(work, 'certs', 'ca.crt'), caPem);
+  for (let i = 1; i < API_COUNT; i++) writeFileSync(path.join(work, 'certs', `cert${i}.crt`), forge.pki.certificateToPem(certificate(`api${i}.bench`, false)));
+  const backendCert = forge.pki.certificateToPem(certificate('backend', false, ['127.0.0.1']));
+  console.log(`setup: ${API_COUNT} certificates made in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+  const backend = https.createServer({ cert: backendCert, key: forge.pki.privateKeyToPem(leafKey), keepAliveTimeout: 60_000 }, (req, res) => {
+    req.resume();
+    req.on('end', () => res.end('{"ok":true}'));
+  });
+  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+  const port = (backend.address() as AddressInfo).port;
+  const file = path.join(work, 'gateway.yaml');
+  writeFileSync(file, configText(port, 0));
+
+  // ------------------------------------------------------------------ 1. in process
+  const rss0 = process.memoryUsage().rss;
+  started = performance.now();
+  const loaded = await loadConfig(file, { env: {} });
+  const loadMs = performance.now() - started;
+  if (!loaded.config) throw new Error(loaded.diagnostics.map((d) => d.message).join('\n'));
+  started = performance.now();
+  const state: { current: Snapshot } = { current: openSnapshot(loaded.config, 1) };
+  const openMs = performance.now() - started;
+  console.log(`boot: load ${loadMs.toFixed(0)} ms (${API_COUNT} APIs, ${loaded.config.inventory.length} certificate files), open ${openMs.toFixed(0)} ms (${state.current.pools.size} pools)`);
+
+  const reloader = new Reloader({
+    configPath: file,
+    env: {},
+    logger: pino({ level: 'silent' }),
+    target: {
+      get current() {
+        return state.current;
+      },
+      apply(next) {
+        state.current = next;
+      },
+    },
+  });
+  const durations: number[] = [];
+  const memory: number[] = [];
+  for (let i = 1; i <= RELOADS; i++) {
+    writeFileSync(file, configText(port, i));
+    const outcome = await reloader.reloadNow('bench');
+    if (outcome.kind !== 'applied') throw new Error(`reload ${i}: ${outcome.kind}`);
+    if (outcome.pools.opened !== 1) throw new Error(`reload ${i} opened ${outcome.pools.opened} pools`);
+    durations.push(outcome.durationMs);
+    global.gc?.();
+    memory.push(process.memoryUsage().rss);
+  }
+  await reloader.close();
+  console.log(
+    `reload (one API changed, ${API_COUNT - 1} pools kept): median ${percentile(durations, 50).toFixed(0)} ms, p95 ${percentile(durations, 95).toFixed(0)} ms, max ${Math.max(...durations).toFixed(0)} ms over ${RELOADS} reloads`,
+  );
+  console.log(`memory: RSS ${(rss0 / MiB).toFixed(0)} MiB before boot, ${(memory[0]! / MiB).toFixed(0)} MiB after the first reload, ${(memory[memory.length - 1]! / MiB).toFixed(0)} MiB after ${RELOADS}; heap ${(process.memoryUsage().heapUsed / MiB).toFixed(0)} MiB`);
+  await retireSnapshot(state.current, undefined, 0);
+
+  // ------------------------------------------------------------------ 2. under load, in a child
+  writeFileSync(file, configText(port, 0));
+  const output = path.join(work, 'gateway.log');
+  const fd = openSync(output, 'w');
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'gatehouse.js'), 'run', '-c', file], { stdio: ['ignore', fd, 'inherit'] });
+  closeSync(fd);
+  process.on('exit', () => child.kill('SIGKILL'));
+  let gatewayPort: number | undefined;
+  while (gatewayPort === undefined) {
+    await new Promise((r) => setTimeout(r, 100));
+    gatewayPort = Number(/"http":"http:\/\/[^"]*:(\d+)"/.exec(readFileSync(output, 'utf8'))?.[1]) || undefined;
+  }
+  const url = `http://127.0.0.1:${gatewayPort}/api0/v1/items`;
+  const run = (seconds: number) => autocannon({ url, connections: 32, duration: seconds });
+  await run(3);
+  const quiet = await run(DURATION);
+  let variant = 0;
+  const timer = setInterval(() => {
+    writeFileSync(file, configText(port, ++variant));
+    child.kill('SIGHUP');
+  }, 500);
+  const busy = await run(DURATION);
+  clearInterval(timer);
+  await new Promise((r) => setTimeout(r, 1_500));
+  const applied = readFileSync(output, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"configuration applied"'))
+    .map((l) => (JSON.parse(l) as { durationMs: number }).durationMs);
+  const rssKb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
+  child.kill('SIGTERM');
+
+  const line = (name: string, r: autocannon.Result) =>
+    `${name.padEnd(16)} ${r.requests.average.toFixed(0).padStart(6)} req/s   p50 ${String(r.latency.p50).padStart(3)} ms   p99 ${String(r.latency.p99).padStart(4)} ms   max ${String(r.latency.max).padStart(5)} ms   errors ${r.errors + r.timeouts}   non-2xx ${r.non2xx}`;
+  console.log(`\nunder load (32 connections on one API of ${API_COUNT}, ${DURATION} s each):`);
+  console.log(line('no reloads', quiet));
+  console.log(line('reload every 0.5s', busy));
+  console.log(
+    `reloads applied during the load: ${applied.length}; duration median ${percentile(applied, 50).toFixed(0)} ms, p95 ${percentile(applied, 95).toFixed(0)} ms, max ${Math.max(...applied).toFixed(0)} ms; gateway peak RSS ${(Number(rssKb) / 1024).toFixed(0)} MiB`,
+  );
+  backend.close();
+  process.exit(0);
+}
+
+await main();
