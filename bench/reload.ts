@@ -4,8 +4,9 @@
 //   npm run bench:reload [-- --apis 1000 --reloads 20 --duration 10]
 //
 // 1. In this process: load (read, parse, validate, compile 1,000 certificate files) and open the
-//    first snapshot (1,000 new pools); then reloads that each change one API, timed end to end
-//    (the same Reloader the gateway runs, from reading the files to the swap), with heap and RSS.
+//    first snapshot (1,000 new pools); then reloads that each change one API in the file, and
+//    reloads that each replace one certificate file, timed end to end (the same Reloader the
+//    gateway runs, from reading the files to the swap), with heap and RSS.
 // 2. `gatehouse run` in a child process under autocannon load on one API, first without reloads,
 //    then with a reload every 500 ms (SIGHUP after a one-API edit): latency and errors side by
 //    side, and the reload durations the gateway logged.
@@ -63,7 +64,8 @@ function configText(port: number, variant: number): string {
   for (let i = 0; i < API_COUNT; i++) {
     // API 0 carries the load; the last API is the one each reload changes.
     const socket = i === API_COUNT - 1 ? `${60 + variant}s` : '60s';
-    lines.push(`  - { name: Api${i}, context: /api${i}, version: v1, endpoints: { production: { url: "https://127.0.0.1:${port}/svc/${i}", certificate: ${i === 0 ? 'ca' : `cert${i}`}, tls: { hostnameVerifier: AllowAll }, timeouts: { socket: ${socket} } } } }`);
+    // Every certificate names 127.0.0.1, as a well-kept configuration's would: no warnings.
+    lines.push(`  - { name: Api${i}, context: /api${i}, version: v1, endpoints: { production: { url: "https://127.0.0.1:${port}/svc/${i}", certificate: ${i === 0 ? 'ca' : `cert${i}`}, timeouts: { socket: ${socket} } } } }`);
   }
   return lines.join('\n') + '\n';
 }
@@ -78,7 +80,9 @@ async function main(): Promise<void> {
   let started = performance.now();
   const caPem = forge.pki.certificateToPem(certificate('Bench Reload CA', true));
   writeFileSync(path.join(work, 'certs', 'ca.crt'), caPem);
-  for (let i = 1; i < API_COUNT; i++) writeFileSync(path.join(work, 'certs', `cert${i}.crt`), forge.pki.certificateToPem(certificate(`api${i}.bench`, false)));
+  for (let i = 1; i < API_COUNT; i++) writeFileSync(path.join(work, 'certs', `cert${i}.crt`), forge.pki.certificateToPem(certificate(`api${i}.bench`, false, ['127.0.0.1'])));
+  // Two versions of the last API's certificate, for reloads caused by a certificate alone.
+  const rotated = [1, 2].map(() => forge.pki.certificateToPem(certificate(`api${API_COUNT - 1}.bench`, false, ['127.0.0.1'])));
   const backendCert = forge.pki.certificateToPem(certificate('backend', false, ['127.0.0.1']));
   console.log(`setup: ${API_COUNT} certificates made in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
@@ -126,10 +130,20 @@ async function main(): Promise<void> {
     global.gc?.();
     memory.push(process.memoryUsage().rss);
   }
+  // A certificate replaced, the configuration file unchanged (parsing and validating it is skipped).
+  const certDurations: number[] = [];
+  for (let i = 1; i <= RELOADS; i++) {
+    writeFileSync(path.join(work, 'certs', `cert${API_COUNT - 1}.crt`), rotated[i % 2]!);
+    const outcome = await reloader.reloadNow('bench');
+    if (outcome.kind !== 'applied') throw new Error(`certificate reload ${i}: ${outcome.kind}`);
+    if (outcome.pools.opened !== 1) throw new Error(`certificate reload ${i} opened ${outcome.pools.opened} pools`);
+    certDurations.push(outcome.durationMs);
+  }
   await reloader.close();
-  console.log(
-    `reload (one API changed, ${API_COUNT - 1} pools kept): median ${percentile(durations, 50).toFixed(0)} ms, p95 ${percentile(durations, 95).toFixed(0)} ms, max ${Math.max(...durations).toFixed(0)} ms over ${RELOADS} reloads`,
-  );
+  const summary = (list: number[]) => `median ${percentile(list, 50).toFixed(0)} ms, p95 ${percentile(list, 95).toFixed(0)} ms, max ${Math.max(...list).toFixed(0)} ms over ${list.length} reloads`;
+  // The first reload runs in a worker thread that has just started: its code is not yet optimized.
+  console.log(`reload, one API edited in the file (${API_COUNT - 1} pools kept): first ${durations[0]!.toFixed(0)} ms (cold worker), then ${summary(durations.slice(1))}`);
+  console.log(`reload, one certificate file replaced (${API_COUNT - 1} pools kept): ${summary(certDurations)}`);
   console.log(`memory: RSS ${(rss0 / MiB).toFixed(0)} MiB before boot, ${(memory[0]! / MiB).toFixed(0)} MiB after the first reload, ${(memory[memory.length - 1]! / MiB).toFixed(0)} MiB after ${RELOADS}; heap ${(process.memoryUsage().heapUsed / MiB).toFixed(0)} MiB`);
   await retireSnapshot(state.current, undefined, 0);
 
@@ -170,7 +184,7 @@ async function main(): Promise<void> {
   console.log(line('no reloads', quiet));
   console.log(line('reload every 0.5s', busy));
   console.log(
-    `reloads applied during the load: ${applied.length}; duration median ${percentile(applied, 50).toFixed(0)} ms, p95 ${percentile(applied, 95).toFixed(0)} ms, max ${Math.max(...applied).toFixed(0)} ms; gateway peak RSS ${(Number(rssKb) / 1024).toFixed(0)} MiB`,
+    `reloads applied during the load: ${applied.length}; the first ${applied[0]!.toFixed(0)} ms (cold worker), then median ${percentile(applied.slice(1), 50).toFixed(0)} ms, max ${Math.max(...applied.slice(1)).toFixed(0)} ms; gateway peak RSS ${(Number(rssKb) / 1024).toFixed(0)} MiB`,
   );
   backend.close();
   process.exit(0);

@@ -37,6 +37,11 @@ const addFormats = ajvFormats.default;
 
 let compiled: ValidateFunction | undefined;
 
+/** Compiles the schema now rather than at the first validation (the reload worker does this as it starts). */
+export function prepareSchema(): void {
+  validator();
+}
+
 function validator(): ValidateFunction {
   if (compiled) return compiled;
   const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });

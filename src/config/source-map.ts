@@ -81,11 +81,15 @@ export class SourceMap {
     return this.#entries;
   }
 
-  /** Records a position; the first record of a pointer wins (explicit keys before merged ones). */
+  /**
+   * Records a position; the first record of a pointer wins (explicit keys before merged ones).
+   * The entry is kept as given (callers pass a fresh object): a thousand-API document has tens of
+   * thousands of entries, and copying each one showed up in the reload profile.
+   */
   set(pointer: string, entry: Entry): void {
     const existing = this.#entries.get(pointer);
     if (!existing) {
-      this.#entries.set(pointer, { ...entry });
+      this.#entries.set(pointer, entry);
       return;
     }
     existing.key ??= entry.key;

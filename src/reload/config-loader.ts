@@ -31,6 +31,11 @@ export class WorkerConfigLoader {
   #next = 1;
   readonly #pending = new Map<number, { resolve: (result: LoadResult) => void; reject: (error: Error) => void }>();
 
+  /** Starts the worker ahead of the first load (its modules and the schema take a second to get ready). */
+  prepare(): void {
+    this.#worker ??= this.#start();
+  }
+
   load(configPath: string, env: Environment): Promise<LoadResult> {
     const worker = this.#worker ?? this.#start();
     const id = this.#next++;

@@ -4,9 +4,12 @@
 // document and the parsed certificates, both by content hash.
 import { parentPort } from 'node:worker_threads';
 import { DocumentCache, loadConfig } from '../config/load.js';
+import { prepareSchema } from '../config/schema.js';
 import type { LoadRequest, LoadResponse } from './config-loader.js';
 
 const cache = new DocumentCache();
+// The worker starts with the reloader: compiling the schema now keeps it out of the first reload.
+prepareSchema();
 
 parentPort!.on('message', (request: LoadRequest) => {
   loadConfig(request.configPath, { env: request.env, cache }).then(

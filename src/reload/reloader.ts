@@ -79,6 +79,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
       () => this.changed(),
       (error) => options.logger.error({ err: error.message }, 'file watcher error: changes may be missed until the next SIGHUP or POST /reload'),
     );
+    this.#loader.prepare();
   }
 
   /** Starts watching the configuration and certificates of the running snapshot. */
