@@ -14,6 +14,9 @@ Usage: gatehouse [command] [options]
 Commands:
   run [-c gateway.yaml] [--pretty]                          serve (the default command)
   validate [-c gateway.yaml] [--format text|json|github]   check a configuration (exit 0 valid, 1 invalid)
+  check [-c gateway.yaml]                                   handshake with every endpoint (exit 1 if any fails)
+  plan [-c gateway.yaml] [--against URL]                    what applying the file would change
+  cert fetch|import|list                                    capture, import and list certificates
   demo-backend [--port 9443]                                the HTTPS echo service of the bundled gateway.yaml
   help [command]                                            this text, or a command's
   version                                                   the version
@@ -34,6 +37,18 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   validate: async () => {
     const m = await import('./commands/validate.js');
     return { usage: m.VALIDATE_USAGE, run: m.validateCommand };
+  },
+  check: async () => {
+    const m = await import('./commands/check.js');
+    return { usage: m.CHECK_USAGE, run: m.checkCommand };
+  },
+  plan: async () => {
+    const m = await import('./commands/plan.js');
+    return { usage: m.PLAN_USAGE, run: m.planCommand };
+  },
+  cert: async () => {
+    const m = await import('./commands/cert.js');
+    return { usage: m.CERT_USAGE, run: m.certCommand };
   },
   'demo-backend': async () => {
     const m = await import('./commands/demo-backend.js');
@@ -64,7 +79,9 @@ export async function main(argv: string[], io: CommandIo = processIo()): Promise
     return EXIT_USAGE;
   }
   const entry = await load();
-  if (args.includes('--help') || args.includes('-h')) {
+  // `cert` has subcommands, which answer --help themselves.
+  const helpFlags = name === 'cert' ? args.slice(0, 1) : args;
+  if (helpFlags.includes('--help') || helpFlags.includes('-h')) {
     io.stdout.write(entry.usage);
     return 0;
   }
