@@ -137,6 +137,10 @@ export const CODES = {
     meaning: "The HTTPS listener's own certificate or key is missing, does not parse, or the key does not match the certificate.",
     fix: 'Provide <alias>.crt with <alias>.key (PEM), or <alias>.p12 / .pfx, with the right passphrase.',
   },
+  CONFIG_ADMIN_TOKEN: {
+    meaning: 'admin.address is reachable from other machines (not 127.0.0.1, ::1 or localhost) and admin.token is empty: /status and POST /reload would be open to the network.',
+    fix: 'Set admin.token (from an environment variable: token: ${GATEHOUSE_ADMIN_TOKEN}), or bind admin.address to 127.0.0.1.',
+  },
   // --- reloads
   CONFIG_RESTART_REQUIRED: {
     meaning: 'A reload would move a listener (listen.http, listen.https.address, admin.address): addresses are bound once, so the reload is refused and the running configuration keeps serving.',

@@ -16,6 +16,10 @@ import type { Logger } from './log.js';
 import { AccessLog } from './proxy/access-log.js';
 import { createProxyHandler } from './proxy/handler.js';
 import { Reloader } from './reload/reloader.js';
+import type { ReloadOutcome } from './reload/reloader.js';
+import { logExpiry, startDailyExpiryCheck } from './admin/expiry.js';
+import { GatewayMetrics } from './admin/metrics.js';
+import { createAdminServer } from './admin/server.js';
 import type { RequestHandler } from './proxy/handler.js';
 import { effectiveCiphers } from './snapshot/backend-tls.js';
 import { openSnapshot, retireSnapshot } from './snapshot/snapshot.js';
@@ -25,6 +29,8 @@ export interface GatewayOptions {
   readonly configPath: string;
   readonly env: Environment;
   readonly logger: Logger;
+  /** How often certificate expiry is logged while running: a day (tests shorten it). */
+  readonly expiryCheckIntervalMs?: number;
 }
 
 export interface Gateway {
@@ -32,6 +38,8 @@ export interface Gateway {
   readonly current: Snapshot;
   readonly http: AddressInfo;
   readonly https: AddressInfo | undefined;
+  readonly admin: AddressInfo;
+  readonly metrics: GatewayMetrics;
   /** Watches the files and applies changes; emits applied, rejected, unchanged. */
   readonly reloader: Reloader;
   /** Stops accepting, lets requests in flight finish within the shutdown timeout, closes the pools. */
@@ -49,9 +57,12 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   const { logger } = options;
   const { config, diagnostics } = await loadConfig(options.configPath, { env: options.env });
   if (!config || hasErrors(diagnostics)) return { diagnostics };
-  for (const d of diagnostics) logger.warn({ code: d.code, file: d.file, line: d.line, path: d.path }, formatDiagnostic(d));
+  // Expiry is logged below with the certificate's details, at warn or error level.
+  for (const d of diagnostics) if (!EXPIRY_CODES.has(d.code)) logger.warn({ code: d.code, file: d.file, line: d.line, path: d.path }, formatDiagnostic(d));
+  logExpiry(config, logger);
 
-  const state = { current: openSnapshot(config, 1) };
+  const state = { current: openSnapshot(config, 1), ready: true };
+  const metrics = new GatewayMetrics(() => state.current);
   const accessLog = new AccessLog(logger);
   const listeners = new Listeners(logger);
   let httpsServer: https.Server | undefined;
@@ -59,6 +70,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
     configPath: options.configPath,
     env: options.env,
     logger,
+    quietCodes: EXPIRY_CODES,
     target: {
       get current() {
         return state.current;
@@ -72,21 +84,47 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
       },
     },
   });
+  reloader.on('applied', () => {
+    metrics.reloaded('applied');
+    logExpiry(state.current.config, logger);
+  });
+  reloader.on('rejected', () => metrics.reloaded('rejected'));
+  reloader.on('unchanged', () => metrics.reloaded('unchanged'));
+  const stopExpiryCheck = startDailyExpiryCheck(() => state.current.config, logger, options.expiryCheckIntervalMs);
   try {
-    const httpServer = listeners.add(http.createServer(serverOptions(), listeners.track(createProxyHandler({ snapshots: state, accessLog, proto: 'http', onSettled: listeners.settled }))));
+    const httpServer = listeners.add(http.createServer(serverOptions(), listeners.track(createProxyHandler({ snapshots: state, accessLog, proto: 'http', onSettled: listeners.settled, metrics: metrics.requests }))));
     const httpAddress = await listen(httpServer, config.listen.http);
     let httpsAddress: AddressInfo | undefined;
     if (config.listen.https) {
       const tlsOptions = httpsOptions(config.listen.https);
-      httpsServer = listeners.add(https.createServer({ ...serverOptions(), ...tlsOptions }, listeners.track(createProxyHandler({ snapshots: state, accessLog, proto: 'https', onSettled: listeners.settled }))));
+      httpsServer = listeners.add(https.createServer({ ...serverOptions(), ...tlsOptions }, listeners.track(createProxyHandler({ snapshots: state, accessLog, proto: 'https', onSettled: listeners.settled, metrics: metrics.requests }))));
       httpsAddress = await listen(httpsServer, config.listen.https.address);
     }
+    const adminServer = listeners.addAdmin(
+      createAdminServer(
+        {
+          get current() {
+            return state.current;
+          },
+          get ready() {
+            return state.ready;
+          },
+          get lastReload() {
+            return reloader.last;
+          },
+          reloadNow: (reason: string): Promise<ReloadOutcome> => reloader.reloadNow(reason),
+        },
+        metrics,
+      ),
+    );
+    const adminAddress = await listen(adminServer, config.admin.address);
     logger.info(
       {
         generation: state.current.generation,
         revision: config.revision,
         http: urlOf('http', httpAddress),
         ...(httpsAddress ? { https: urlOf('https', httpsAddress) } : {}),
+        admin: urlOf('http', adminAddress),
         apis: config.apis.length,
       },
       'gateway listening',
@@ -99,11 +137,18 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
       },
       http: httpAddress,
       https: httpsAddress,
+      admin: adminAddress,
+      metrics,
       reloader,
-      stop: () => stopGateway(state, listeners, logger, accessLog, reloader),
+      stop: () => {
+        state.ready = false;
+        stopExpiryCheck();
+        return stopGateway(state, listeners, logger, accessLog, reloader);
+      },
     };
     return { gateway, diagnostics };
   } catch (error) {
+    stopExpiryCheck();
     await reloader.close();
     await listeners.closeAll();
     await retireSnapshot(state.current, undefined, 0);
@@ -156,9 +201,13 @@ function urlOf(scheme: string, address: AddressInfo): string {
   return `${scheme}://${host}:${address.port}`;
 }
 
-/** The client listeners, with the count of requests in flight for a graceful stop. */
+/** Certificate expiry codes: logged by logExpiry with the certificate's details instead. */
+const EXPIRY_CODES: ReadonlySet<string> = new Set(['CERT_EXPIRING', 'CERT_EXPIRED']);
+
+/** The client listeners, with the count of requests in flight for a graceful stop, and the admin listener. */
 class Listeners {
   readonly servers: http.Server[] = [];
+  #admin: http.Server | undefined;
   inFlight = 0;
   draining = false;
   #idle: (() => void) | undefined;
@@ -167,6 +216,12 @@ class Listeners {
 
   add<S extends http.Server>(server: S): S {
     this.servers.push(server);
+    return server;
+  }
+
+  /** The admin listener stays open while requests drain (probes see /readyz 503), and closes last. */
+  addAdmin(server: http.Server): http.Server {
+    this.#admin = server;
     return server;
   }
 
@@ -204,7 +259,7 @@ class Listeners {
   }
 
   async closeAll(): Promise<void> {
-    for (const server of this.servers) {
+    for (const server of this.#admin ? [...this.servers, this.#admin] : this.servers) {
       server.closeAllConnections();
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     }

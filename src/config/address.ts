@@ -20,6 +20,12 @@ export function isWildcardHost(host: string): boolean {
   return WILDCARD_HOSTS.has(host);
 }
 
+/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
+
 export function formatAddress(address: ListenAddress): string {
   const host = address.host.includes(':') ? `[${address.host}]` : address.host || '0.0.0.0';
   return `${host}:${address.port}`;

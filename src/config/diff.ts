@@ -1,5 +1,6 @@
 // What changes between two configurations: APIs, endpoints (field by field), and the
 // certificates folder. Used to log what a reload applied, and by `gatehouse plan`.
+import path from 'node:path';
 import type { ApiSummary, CertificateFileSummary, ConfigSummary, EndpointSummary } from './summary.js';
 
 export interface FieldChange {
@@ -54,6 +55,8 @@ function endpointsOf(apis: readonly ApiSummary[]): Map<string, EndpointSummary> 
   return out;
 }
 
+const certificateFileKey = (file: CertificateFileSummary): string => path.basename(file.file);
+
 function keyed<T>(items: readonly T[], key: (item: T) => string): Map<string, T> {
   return new Map(items.map((item) => [key(item), item]));
 }
@@ -66,8 +69,10 @@ export function diffConfigs(before: ConfigSummary | undefined, after: ConfigSumm
   const endpointsBefore = endpointsOf(before?.apis ?? []);
   const endpointsAfter = endpointsOf(after.apis);
 
-  const certsBefore = keyed(before?.certificates ?? [], (c) => c.file);
-  const certsAfter = keyed(after.certificates, (c) => c.file);
+  // By file name, not absolute path: `plan --against` compares a running gateway (its folder may be
+  // /etc/gatehouse/certs in a container) with a checkout.
+  const certsBefore = keyed(before?.certificates ?? [], certificateFileKey);
+  const certsAfter = keyed(after.certificates, certificateFileKey);
 
   return {
     apis: {
@@ -87,11 +92,11 @@ export function diffConfigs(before: ConfigSummary | undefined, after: ConfigSumm
         .filter((c) => c.fields.length > 0),
     },
     certificates: {
-      added: [...certsAfter.values()].filter((c) => !certsBefore.has(c.file)),
-      removed: [...certsBefore.values()].filter((c) => !certsAfter.has(c.file)),
+      added: [...certsAfter.values()].filter((c) => !certsBefore.has(certificateFileKey(c))),
+      removed: [...certsBefore.values()].filter((c) => !certsAfter.has(certificateFileKey(c))),
       changed: [...certsAfter.values()]
-        .filter((c) => certsBefore.has(c.file) && certsBefore.get(c.file)!.sha256 !== c.sha256)
-        .map((c) => ({ before: certsBefore.get(c.file)!, after: c })),
+        .filter((c) => certsBefore.has(certificateFileKey(c)) && certsBefore.get(certificateFileKey(c))!.sha256 !== c.sha256)
+        .map((c) => ({ before: certsBefore.get(certificateFileKey(c))!, after: c })),
     },
   };
 }

@@ -1,7 +1,7 @@
 // Cross-field rules (SPEC §2) that a JSON Schema cannot express. They run on a document that
 // already matches the schema, so they can rely on its shape.
 import { createSecureContext } from 'node:tls';
-import { addressesOverlap, formatAddress, parseAddress } from './address.js';
+import { addressesOverlap, formatAddress, isLoopbackHost, parseAddress } from './address.js';
 import { parseDuration } from './durations.js';
 import type { Reporter } from './reporter.js';
 import { documentEndpoints, endpointPointer, resolveSetting, settingSections } from './resolve.js';
@@ -41,6 +41,16 @@ function checkAddresses(doc: GatewayDocument, r: Reporter): void {
       );
     }
     parsed.push([pointer, address]);
+  }
+  // /status and POST /reload would be open to the network: refuse, as Envoy's and Traefik's
+  // guides warn, rather than serve an admin API anyone can reach.
+  const admin = parseAddress(doc.admin.address);
+  if (admin && !isLoopbackHost(admin.host) && !doc.admin.token) {
+    r.error(
+      'CONFIG_ADMIN_TOKEN',
+      '/admin/address',
+      `${formatAddress(admin)} is reachable from other machines, and admin.token is empty: set admin.token (for example token: \${GATEHOUSE_ADMIN_TOKEN}), or bind the admin address to 127.0.0.1`,
+    );
   }
 }
 

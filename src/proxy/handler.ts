@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { BackendCertificateError } from '../snapshot/backend-tls.js';
 import type { EndpointRuntime, Snapshot } from '../snapshot/snapshot.js';
+import type { RequestMetrics } from '../admin/metrics.js';
 import type { AccessLog } from './access-log.js';
 import { backendFailureMessage, classifyBackendError, errorCode, sendError } from './errors.js';
 import type { BackendFailureCode } from './errors.js';
@@ -28,6 +29,8 @@ export interface ProxyOptions {
   readonly proto: 'http' | 'https';
   /** Called once per request when its response is over (graceful shutdown counts requests). */
   readonly onSettled?: () => void;
+  /** Counts every response by endpoint, status class and failure code. */
+  readonly metrics?: RequestMetrics;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -183,16 +186,20 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#clientGone = true;
       this.#controller?.abort(new ClientClosedError());
     }
+    const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED;
+    const elapsedMs = performance.now() - this.#startedAt;
     this.options.accessLog.write({
       requestId: this.requestId,
       method: this.req.method,
       path: this.path,
-      status: res.writableFinished ? res.statusCode : CLIENT_CLOSED,
-      durationMs: Math.round((performance.now() - this.#startedAt) * 100) / 100,
+      status,
+      durationMs: Math.round(elapsedMs * 100) / 100,
       labels: endpoint?.logLabels,
       code: this.code,
       detail: this.detail,
     });
+    // Status 0: the client left before the response was complete (client_closed in the metrics).
+    this.options.metrics?.observe(endpoint, res.writableFinished ? status : 0, elapsedMs / 1000, this.code);
     this.options.onSettled?.();
   };
 }

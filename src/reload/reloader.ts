@@ -49,6 +49,8 @@ export interface ReloaderOptions {
   readonly env: Environment;
   readonly logger: Logger;
   readonly target: ReloadTarget;
+  /** Warning codes left out of the log after an applied reload (the gateway logs certificate expiry itself). */
+  readonly quietCodes?: ReadonlySet<string>;
 }
 
 interface ReloaderEvents {
@@ -173,7 +175,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
       logger.debug({ reason, durationMs: outcome.durationMs }, 'configuration unchanged');
       this.emit('unchanged', outcome);
     } else {
-      for (const d of outcome.diagnostics) logger.warn({ code: d.code, file: displayPath(d.file), line: d.line, path: d.path }, formatDiagnostic(d));
+      for (const d of outcome.diagnostics) if (!this.#options.quietCodes?.has(d.code)) logger.warn({ code: d.code, file: displayPath(d.file), line: d.line, path: d.path }, formatDiagnostic(d));
       logger.info(
         { reason, generation: outcome.generation, revision: outcome.revision, changes: changeSummary(outcome.changes), pools: outcome.pools, durationMs: outcome.durationMs },
         'configuration applied',

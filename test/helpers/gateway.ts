@@ -60,6 +60,8 @@ export interface TestGateway {
   readonly gateway: Gateway;
   readonly url: string;
   readonly httpsUrl: string | undefined;
+  /** http://127.0.0.1:<admin port> */
+  readonly adminUrl: string;
   readonly logs: LogCapture;
   readonly dir: string;
 }
@@ -69,13 +71,18 @@ export async function startTestGateway(
   t: Test,
   config: string,
   files: Fixture = {},
-  options: { env?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; expiryCheckIntervalMs?: number } = {},
 ): Promise<TestGateway> {
   const text = /^listen:/m.test(config) ? config : config.replace(/^version: 1\n/m, 'version: 1\nlisten: { http: "127.0.0.1:0" }\nadmin: { address: "127.0.0.1:0" }\n');
   const dir = t.testdir({ 'gateway.yaml': text, certs: {}, ...files });
   const logs = new LogCapture();
   const logger = pino({ level: 'debug', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, logs);
-  const started = await startGateway({ configPath: path.join(dir, 'gateway.yaml'), env: options.env ?? {}, logger });
+  const started = await startGateway({
+    configPath: path.join(dir, 'gateway.yaml'),
+    env: options.env ?? {},
+    logger,
+    ...(options.expiryCheckIntervalMs !== undefined ? { expiryCheckIntervalMs: options.expiryCheckIntervalMs } : {}),
+  });
   if (!started.gateway) throw new Error(`the test configuration has errors:\n${formatText(started.diagnostics, dir)}`);
   const { gateway } = started;
   t.teardown(() => gateway.stop());
@@ -83,6 +90,7 @@ export async function startTestGateway(
     gateway,
     url: `http://127.0.0.1:${gateway.http.port}`,
     httpsUrl: gateway.https ? `https://127.0.0.1:${gateway.https.port}` : undefined,
+    adminUrl: `http://127.0.0.1:${gateway.admin.port}`,
     logs,
     dir,
   };
