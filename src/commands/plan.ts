@@ -89,7 +89,7 @@ async function fromGateway(url: string, token: string | undefined): Promise<Base
   try {
     response = await request(target, { headers: token ? { authorization: `Bearer ${token}` } : {}, headersTimeout: 10_000, bodyTimeout: 10_000 });
   } catch (error) {
-    throw new Error(`cannot reach the gateway's admin address at ${target.origin}: ${(error as Error).message} (is it running? is --against its admin.address?)`);
+    throw new Error(`cannot reach the gateway's admin address at ${target.origin}: ${(error as Error).message} (is it running? is --against its admin.address?)`, { cause: error });
   }
   const text = await response.body.text();
   if (response.statusCode === 401) throw new Error(`${target.href} needs the admin token: pass --token or set GATEHOUSE_ADMIN_TOKEN`);
@@ -174,7 +174,7 @@ function renderPlan(file: string, baseline: Baseline, after: ConfigSummary, chan
   }
   if (endpoints.added.length + endpoints.removed.length + endpoints.changed.length > 0) {
     lines.push('Endpoints');
-    const endpointsAfter = new Map(after.apis.flatMap((api) => Object.entries(api.endpoints).map(([role, endpoint]) => [`${api.name} ${api.version} ${role}` as string, endpoint] as const)));
+    const endpointsAfter = new Map(after.apis.flatMap((api) => Object.entries(api.endpoints).map(([role, endpoint]) => [`${api.name} ${api.version} ${role}`, endpoint] as [string, typeof endpoint])));
     for (const name of endpoints.added) {
       const endpoint = endpointsAfter.get(name);
       lines.push(`  + ${name}  ${endpoint?.url ?? ''}`);
