@@ -11,6 +11,7 @@
 // presented certificate, and refuse the socket ourselves. This is undici's documented pattern
 // for custom verification (docs/api/Connector.md). Verification is never skipped: a socket is
 // handed to undici only when both checks pass.
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext, rootCertificates } from 'node:tls';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { buildConnector } from 'undici';
@@ -96,7 +97,10 @@ export function backendConnector(endpoint: EndpointConfig): Connector {
     base(options, (error, socket) => {
       if (error) return callback(error, null);
       const tlsSocket = socket as TLSSocket;
-      const peer = tlsSocket.getPeerX509Certificate();
+      // Not getPeerX509Certificate(): on Node 20 a client-side call takes the leaf out of the
+      // socket's peer chain, so later readers (gatehouse check) would see none. Once per connection.
+      const raw = tlsSocket.getPeerCertificate().raw as Buffer | undefined;
+      const peer = raw ? new X509Certificate(raw) : undefined;
       let refusal: BackendCertificateError | undefined;
       if (!tlsSocket.authorized) {
         const reason = String(tlsSocket.authorizationError ?? 'UNKNOWN_VERIFICATION_ERROR');
