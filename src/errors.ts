@@ -129,6 +129,10 @@ export const CODES = {
     meaning: 'The trusted certificates are all leaf certificates, and none names the host the hostname verifier will check: the handshake is bound to fail.',
     fix: 'Set tls.serverName to a name in the certificate, reissue the certificate with the host in its SANs, or relax hostnameVerifier.',
   },
+  CERT_KEY_PERMISSIONS: {
+    meaning: "The HTTPS listener's private key file (or .p12/.pfx) can be read by users other than its owner (group or others have read permission).",
+    fix: 'chmod 600 the file (or 640 with a group only the gateway belongs to). In Kubernetes, set defaultMode: 0400 on the Secret volume.',
+  },
   CERT_KEY_IN_TRUST_FILE: {
     meaning: 'A certificate file in the certificates folder also holds a private key.',
     fix: 'Remove the private key from the file: the folder holds what the gateway trusts, and keys are secrets.',
@@ -160,6 +164,26 @@ export const CODES = {
     fix: 'Upgrade the backend to TLSv1.2 or later and remove the old versions from protocols.',
   },
   // --- what a client receives: {"error": {"code", "message", "requestId"}}
+  INVALID_PATH: {
+    status: 400,
+    meaning: 'The request path climbs above the root with .., or holds an encoding that a backend could decode into path structure (%2F, %5C, %2E, %00), a backslash, a control character or a malformed escape. Refused rather than guessed at, so that no path escapes its API or the resources allow-list.',
+    fix: 'Send the path plainly: no encoded slashes or dots, no .. above the root. Data that contains slashes belongs in the query string or the body.',
+  },
+  REQUEST_HEADERS_TOO_LARGE: {
+    status: 431,
+    meaning: 'The request carries more header fields than the gateway accepts (100), or header lines larger than listen.maxHeaderSize in total (then Node answers 431 before the gateway sees the request).',
+    fix: 'Send fewer or smaller headers; large data belongs in the body.',
+  },
+  UPGRADE_NOT_SUPPORTED: {
+    status: 501,
+    meaning: 'The request asks to switch protocols (Upgrade: websocket, or another protocol than h2c): Gatehouse does not proxy WebSocket or other upgraded connections, and refuses them rather than forward a plain request the backend would misread. An h2c upgrade offer is ignored and the request is served over HTTP/1.1.',
+    fix: 'Call the backend directly for WebSocket traffic, or put a WebSocket-capable proxy in front of it.',
+  },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    meaning: "The request body is larger than the API's maxBodySize: refused at once when Content-Length says so, else when the streamed body passes the limit (the backend's request is aborted). The connection is closed afterwards.",
+    fix: "Send a smaller body, or raise the API's maxBodySize.",
+  },
   NO_ROUTE: {
     status: 404,
     meaning: 'No API matches the path (context and version), the API has no sandbox endpoint for a sandbox request, or its resources do not list the path.',

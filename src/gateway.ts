@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:net';
 import { loadConfig } from './config/load.js';
 import type { Environment } from './config/interpolate.js';
-import type { HttpsListenerConfig, ListenAddress } from './config/types.js';
+import type { GatewayConfig, HttpsListenerConfig, ListenAddress } from './config/types.js';
 import { formatAddress } from './config/address.js';
 import { formatDiagnostic, hasErrors } from './diagnostics.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -48,10 +48,8 @@ export interface Gateway {
 
 export type StartResult = { readonly gateway: Gateway; readonly diagnostics: readonly Diagnostic[] } | { readonly gateway?: undefined; readonly diagnostics: readonly Diagnostic[] };
 
-/** Client connections may be idle this long between requests (Node's default). */
-const CLIENT_KEEP_ALIVE_MS = 5_000;
-/** A client must send its request headers within this (slowloris). */
-const CLIENT_HEADERS_TIMEOUT_MS = 20_000;
+/** The request line and headers together, in bytes: larger is refused with 431 (Node's default, stated; nginx's large_client_header_buffers is 4 × 8k). */
+const CLIENT_MAX_HEADER_BYTES = 16 * 1024;
 
 export async function startGateway(options: GatewayOptions): Promise<StartResult> {
   const { logger } = options;
@@ -78,6 +76,8 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
       apply(next: Snapshot) {
         const previous = state.current.config.listen.https;
         state.current = next;
+        // Client limits apply to new requests at once; Node reads them from the server.
+        for (const server of listeners.servers) applyClientLimits(server, next.config.listen);
         const listener = next.config.listen.https;
         // The listener's own certificate, protocols and ciphers take effect for new connections.
         if (httpsServer && listener && previous && !sameListenerTls(previous, listener)) httpsServer.setSecureContext(httpsOptions(listener));
@@ -92,12 +92,12 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   reloader.on('unchanged', () => metrics.reloaded('unchanged'));
   const stopExpiryCheck = startDailyExpiryCheck(() => state.current.config, logger, options.expiryCheckIntervalMs);
   try {
-    const httpServer = listeners.add(http.createServer(serverOptions(), listeners.track(createProxyHandler({ snapshots: state, accessLog, proto: 'http', onSettled: listeners.settled, metrics: metrics.requests }))));
+    const httpServer = listeners.add(http.createServer(serverOptions(config.listen), listeners.track(createProxyHandler({ snapshots: state, accessLog, proto: 'http', onSettled: listeners.settled, metrics: metrics.requests }))));
     const httpAddress = await listen(httpServer, config.listen.http);
     let httpsAddress: AddressInfo | undefined;
     if (config.listen.https) {
       const tlsOptions = httpsOptions(config.listen.https);
-      httpsServer = listeners.add(https.createServer({ ...serverOptions(), ...tlsOptions }, listeners.track(createProxyHandler({ snapshots: state, accessLog, proto: 'https', onSettled: listeners.settled, metrics: metrics.requests }))));
+      httpsServer = listeners.add(https.createServer({ ...serverOptions(config.listen), ...tlsOptions }, listeners.track(createProxyHandler({ snapshots: state, accessLog, proto: 'https', onSettled: listeners.settled, metrics: metrics.requests }))));
       httpsAddress = await listen(httpsServer, config.listen.https.address);
     }
     const adminServer = listeners.addAdmin(
@@ -156,8 +156,24 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   }
 }
 
-function serverOptions(): http.ServerOptions {
-  return { keepAliveTimeout: CLIENT_KEEP_ALIVE_MS, headersTimeout: CLIENT_HEADERS_TIMEOUT_MS };
+function serverOptions(listen: GatewayConfig['listen']): http.ServerOptions {
+  return {
+    keepAliveTimeout: listen.idleTimeoutMs,
+    headersTimeout: listen.headersTimeoutMs,
+    requestTimeout: listen.requestTimeoutMs,
+    // Node checks the two timeouts above every connectionsCheckingInterval (30 s by default).
+    connectionsCheckingInterval: 1_000,
+    maxHeaderSize: CLIENT_MAX_HEADER_BYTES,
+    // Never the lenient parser: conflicting Content-Length / Transfer-Encoding, obsolete line
+    // folding and invalid header characters are refused with 400 before the handler runs.
+    insecureHTTPParser: false,
+  };
+}
+
+function applyClientLimits(server: http.Server, listen: GatewayConfig['listen']): void {
+  server.keepAliveTimeout = listen.idleTimeoutMs;
+  server.headersTimeout = listen.headersTimeoutMs;
+  server.requestTimeout = listen.requestTimeoutMs;
 }
 
 function httpsOptions(listener: HttpsListenerConfig): https.ServerOptions {

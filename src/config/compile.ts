@@ -4,12 +4,12 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { hostnameProblem, expiryState, plural } from '../certs/check.js';
-import { checkListenerFiles } from '../certs/listener.js';
+import { checkKeyPermissions, checkListenerFiles } from '../certs/listener.js';
 import type { ListenerFiles } from '../certs/listener.js';
 import { certificateLabel, parseCertificateFile } from '../certs/parse.js';
 import type { CertificateDirectory } from '../certs/read.js';
 import { parseAddress } from './address.js';
-import { parseDuration } from './durations.js';
+import { parseDuration, parseSize } from './durations.js';
 import type { Reporter } from './reporter.js';
 import { documentEndpoints, endpointPointer, resolveSetting } from './resolve.js';
 import { TLS_VERSIONS } from './rules.js';
@@ -123,6 +123,7 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
       production,
       ...(sandbox ? { sandbox } : {}),
       ...(api.resources ? { resources: api.resources.map((res) => ({ path: res.path, methods: [...res.methods] })) } : {}),
+      ...(api.maxBodySize !== undefined ? { maxBodyBytes: parseSize(api.maxBodySize)! } : {}),
     };
   });
 
@@ -133,7 +134,11 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
   return {
     file: input.file,
     revision: revisionOf(input, apis, https),
-    listen: { http: parseAddress(doc.listen.http)!, ...(https ? { https } : {}), shutdownTimeoutMs: parseDuration(doc.listen.shutdownTimeout)! },
+    listen: { http: parseAddress(doc.listen.http)!, ...(https ? { https } : {}), shutdownTimeoutMs: parseDuration(doc.listen.shutdownTimeout)!,
+      headersTimeoutMs: parseDuration(doc.listen.headersTimeout)!,
+      requestTimeoutMs: parseDuration(doc.listen.requestTimeout)!,
+      idleTimeoutMs: parseDuration(doc.listen.idleTimeout)!,
+      trustedProxies: [...doc.listen.trustedProxies] },
     admin: { address: parseAddress(doc.admin.address)!, ...(doc.admin.token ? { token: doc.admin.token } : {}) },
     certs: { directory: input.certsDirectory, warnBeforeMs, expired: doc.certs.expired },
     reload: { intervalMs: parseDuration(doc.reload.interval)!, preflight: doc.reload.preflight },
@@ -282,6 +287,8 @@ function compileEndpoint(
 function compileHttpsListener(input: CompileInput, r: Reporter): HttpsListenerConfig | undefined {
   const https = input.document.listen.https;
   if (!https || !input.listenerFiles) return undefined;
+  const exposed = checkKeyPermissions(input.listenerFiles, (p) => relativeToConfig(input, p));
+  if (exposed) r.fileDiagnostic('warning', 'CERT_KEY_PERMISSIONS', exposed.path, exposed.message);
   const checked = checkListenerFiles(input.listenerFiles, https.passphrase, (p) => relativeToConfig(input, p));
   if (!checked.ok) {
     r.error('LISTENER_CERTIFICATE', '/listen/https/certificate', `the gateway's own certificate "${https.certificate}": ${checked.reason}`);

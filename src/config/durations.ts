@@ -23,3 +23,14 @@ export function formatDuration(ms: number): string {
   }
   return `${ms}ms`;
 }
+
+const SIZE = /^([0-9]+)(B|k|K|KB|KiB|m|M|MB|MiB|g|G|GB|GiB)?$/;
+const UNIT_BYTES: Record<string, number> = { '': 1, B: 1, k: 1024, K: 1024, KB: 1024, KiB: 1024, m: 1024 ** 2, M: 1024 ** 2, MB: 1024 ** 2, MiB: 1024 ** 2, g: 1024 ** 3, G: 1024 ** 3, GB: 1024 ** 3, GiB: 1024 ** 3 };
+
+/** Sizes as written ("512k", "10m", "1GiB", or bytes) → bytes; undefined when not a size. Multiples of 1024, as nginx's. */
+export function parseSize(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  const match = SIZE.exec(value);
+  return match ? Number(match[1]) * UNIT_BYTES[match[2] ?? '']! : undefined;
+}

@@ -6,6 +6,7 @@ import { parseDuration } from './durations.js';
 import type { Reporter } from './reporter.js';
 import { documentEndpoints, endpointPointer, resolveSetting, settingSections } from './resolve.js';
 import { aliasOf } from '../certs/read.js';
+import { parseProxyEntry } from '../proxy/client-address.js';
 import type { DocumentAddress, GatewayDocument, ListenAddress, TlsVersion } from './types.js';
 
 export const TLS_VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
@@ -42,6 +43,10 @@ function checkAddresses(doc: GatewayDocument, r: Reporter): void {
     }
     parsed.push([pointer, address]);
   }
+  doc.listen.trustedProxies.forEach((entry, i) => {
+    const parsed = parseProxyEntry(entry);
+    if ('error' in parsed) r.error('CONFIG_INVALID_VALUE', `/listen/trustedProxies/${i}`, parsed.error);
+  });
   // /status and POST /reload would be open to the network: refuse, as Envoy's and Traefik's
   // guides warn, rather than serve an admin API anyone can reach.
   const admin = parseAddress(doc.admin.address);
@@ -57,6 +62,12 @@ function checkAddresses(doc: GatewayDocument, r: Reporter): void {
 // ------------------------------------------------------------------ durations
 
 function checkDurations(doc: GatewayDocument, r: Reporter): void {
+  const headers = parseDuration(doc.listen.headersTimeout);
+  const request = parseDuration(doc.listen.requestTimeout);
+  if (headers === 0) r.error('CONFIG_TIMEOUTS', '/listen/headersTimeout', 'must be greater than zero (got 0); clients that never finish their headers would hold connections forever');
+  if (headers !== undefined && request !== undefined && request !== 0 && headers > request) {
+    r.error('CONFIG_TIMEOUTS', '/listen/headersTimeout', `is longer than listen.requestTimeout (${String(doc.listen.requestTimeout)}), which covers the headers too; shorten it or lengthen requestTimeout`);
+  }
   if (parseDuration(doc.reload.interval) === 0) {
     r.error('CONFIG_TIMEOUTS', '/reload/interval', 'must be greater than zero (got 0); use a duration like "10s"');
   }

@@ -45,6 +45,7 @@ export interface ApiSummary {
   readonly default: boolean;
   /** "GET,PUT /order/{orderId}", or absent when every path is allowed. */
   readonly resources?: readonly string[];
+  readonly maxBodyBytes?: number;
   readonly endpoints: { readonly production: EndpointSummary; readonly sandbox?: EndpointSummary };
 }
 
@@ -99,6 +100,7 @@ function summarizeApi(api: ApiConfig): ApiSummary {
     context: api.context,
     default: api.isDefault,
     ...(api.resources ? { resources: api.resources.map((r) => `${r.methods.join(',')} ${r.path}`) } : {}),
+    ...(api.maxBodyBytes !== undefined ? { maxBodyBytes: api.maxBodyBytes } : {}),
     endpoints: {
       production: summarizeEndpoint(api.production),
       ...(api.sandbox ? { sandbox: summarizeEndpoint(api.sandbox) } : {}),

@@ -55,6 +55,7 @@ export interface DocumentApi {
   tls?: DocumentTls;
   headers?: DocumentHeaders;
   resources?: DocumentResource[];
+  maxBodySize?: string | number;
 }
 
 export type DocumentAddress = string | number;
@@ -63,6 +64,10 @@ export interface GatewayDocument {
   version: 1;
   listen: {
     shutdownTimeout: Duration;
+    headersTimeout: Duration;
+    requestTimeout: Duration;
+    idleTimeout: Duration;
+    trustedProxies: string[];
     http: DocumentAddress;
     https?: { address: DocumentAddress; certificate: string; passphrase?: string; protocols: TlsVersion[]; ciphers?: string };
   };
@@ -171,6 +176,8 @@ export interface ApiConfig {
   readonly sandbox?: EndpointConfig;
   /** Absent: every path and method is allowed. */
   readonly resources?: readonly ResourceConfig[];
+  /** Absent: no limit on request bodies. */
+  readonly maxBodyBytes?: number;
 }
 
 export interface HttpsListenerConfig {
@@ -194,7 +201,17 @@ export interface GatewayConfig {
   readonly file: string;
   /** SHA-256 over the configuration's bytes and every referenced certificate file. */
   readonly revision: string;
-  readonly listen: { readonly http: ListenAddress; readonly https?: HttpsListenerConfig; readonly shutdownTimeoutMs: number };
+  readonly listen: {
+    readonly http: ListenAddress;
+    readonly https?: HttpsListenerConfig;
+    readonly shutdownTimeoutMs: number;
+    /** Client limits: headers within, whole request within, idle keep-alive. */
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+    /** IPs and CIDR ranges (validated) whose X-Forwarded-* headers are believed. */
+    readonly trustedProxies: readonly string[];
+  };
   readonly admin: { readonly address: ListenAddress; readonly token?: string };
   readonly certs: { readonly directory: string; readonly warnBeforeMs: number; readonly expired: 'reject' | 'warn' };
   readonly reload: { readonly intervalMs: number; readonly preflight: 'off' | 'warn' | 'enforce' };

@@ -22,6 +22,8 @@ export interface AccessLine {
   readonly requestId: string;
   readonly method: string | undefined;
   readonly path: string;
+  /** An IP address (checked by net.isIP when it came from X-Forwarded-For): needs no escaping. */
+  readonly client: string;
   readonly status: number;
   readonly durationMs: number;
   /** `"api":"…","version":"…","endpoint":"…"`, serialized once per endpoint (see labelsOf). */
@@ -59,7 +61,7 @@ export class AccessLog {
     if (!this.#enabled) return;
     // requestId and method need no escaping: request ids are checked to hold no quote or
     // backslash (isValidRequestId), and Node's parser only accepts token characters in methods.
-    let text = `${this.#prefix}${Date.now()}${this.#bindings},"requestId":"${line.requestId}","method":"${line.method ?? ''}","path":${JSON.stringify(line.path)},"status":${line.status},"durationMs":${line.durationMs}`;
+    let text = `${this.#prefix}${Date.now()}${this.#bindings},"requestId":"${line.requestId}","method":"${line.method ?? ''}","path":${JSON.stringify(line.path)},"client":"${line.client}","status":${line.status},"durationMs":${line.durationMs}`;
     if (line.labels) text += `,${line.labels}`;
     if (line.code) text += `,"code":"${line.code}"`;
     if (line.detail) {

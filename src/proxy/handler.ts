@@ -8,6 +8,7 @@
 // exchange object, and the log line.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform, pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { BackendCertificateError } from '../snapshot/backend-tls.js';
 import type { EndpointRuntime, Snapshot } from '../snapshot/snapshot.js';
@@ -16,6 +17,8 @@ import type { AccessLog } from './access-log.js';
 import { backendFailureMessage, classifyBackendError, errorCode, sendError } from './errors.js';
 import type { BackendFailureCode } from './errors.js';
 import type { RequestCode } from '../errors.js';
+import { normalizePath } from './path.js';
+import { clientAddress, isTrustedProxy } from './client-address.js';
 import { backendRequestHeaders, clientAddressOf, clientResponseHeaders, isValidRequestId } from './headers.js';
 
 export interface SnapshotSource {
@@ -35,6 +38,11 @@ export interface ProxyOptions {
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** Header fields a request may carry (Node's own cap, maxHeadersCount, silently drops the rest at 2000). */
+const MAX_HEADER_FIELDS = 100;
+/** Refusals after which the rest of the request cannot be trusted, or would be read for nothing. */
+const CLOSE: readonly string[] = ['connection', 'close'];
+
 /** Logged, never sent: the status of a request whose client went away (nginx's 499). */
 const CLIENT_CLOSED = 499;
 
@@ -45,10 +53,22 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
     const requestId = isValidRequestId(incoming) ? incoming : randomUUID();
     const url = req.url ?? '/';
     const queryAt = url.indexOf('?');
-    const path = queryAt === -1 ? url : url.slice(0, queryAt);
-    const exchange = new Exchange(options, req, res, requestId, path);
+    const rawPath = queryAt === -1 ? url : url.slice(0, queryAt);
+    // The access log shows the path as the client sent it.
+    const exchange = new Exchange(options, req, res, requestId, rawPath);
+    const peer = clientAddressOf(req.socket.remoteAddress);
+    exchange.client = peer;
 
-    if (!snapshot || !path.startsWith('/')) return exchange.refuse('NO_ROUTE', `no API at ${clip(path)}`);
+    if (req.rawHeaders.length > MAX_HEADER_FIELDS * 2) return exchange.refuse('REQUEST_HEADERS_TOO_LARGE', `more than ${MAX_HEADER_FIELDS} header fields`, CLOSE);
+    const upgrade = req.headers.upgrade;
+    if (upgrade !== undefined && upgrade.toLowerCase() !== 'h2c') {
+      return exchange.refuse('UPGRADE_NOT_SUPPORTED', `protocol upgrades (Upgrade: ${clip(upgrade)}) are not proxied`, CLOSE);
+    }
+    if (!snapshot || !rawPath.startsWith('/')) return exchange.refuse('NO_ROUTE', `no API at ${clip(rawPath)}`);
+    // Routed, checked against resources and forwarded: the normalized path, one and the same.
+    const normalized = normalizePath(rawPath);
+    if ('refused' in normalized) return exchange.refuse('INVALID_PATH', normalized.refused);
+    const path = normalized.path;
     const route = snapshot.router.match(path);
     if ('reason' in route) {
       return route.reason === 'no-context'
@@ -81,27 +101,42 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
     }
 
     const target = endpoint.config.basePath + route.rest;
+    const trustedPeer = isTrustedProxy(peer, snapshot.trustedProxies);
+    if (trustedPeer) exchange.client = clientAddress(peer, req.headers['x-forwarded-for'], snapshot.trustedProxies);
     const headers = backendRequestHeaders(req.rawHeaders, {
       headers: endpoint.config.headers,
       hostHeader: endpoint.hostHeader,
       sandboxHeader: snapshot.sandboxHeader,
       requestId,
-      clientAddress: clientAddressOf(req.socket.remoteAddress),
+      clientAddress: peer,
       proto: options.proto,
+      trustedPeer,
     });
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    pool.dispatch(
-      {
-        origin: endpoint.config.origin,
-        path: (target === '' ? '/' : target) + (queryAt === -1 ? '' : url.slice(queryAt)),
-        method: req.method ?? 'GET',
-        headers,
-        body: hasBody ? req : null,
-      },
-      exchange,
-    );
+    let body: IncomingMessage | Transform | null = hasBody ? req : null;
+    const limit = api.config.maxBodyBytes;
+    if (body && limit !== undefined) {
+      const declared = req.headers['content-length'];
+      if (declared !== undefined && Number(declared) > limit) {
+        return exchange.refuse('PAYLOAD_TOO_LARGE', `the body is ${declared} bytes; API "${api.config.name}" version ${api.config.version} accepts at most ${limit}`, CLOSE);
+      }
+      // Chunked: counted as it streams (only for APIs with a limit).
+      if (declared === undefined) body = limitedBody(req, limit);
+    }
+    exchange.dispatch(pool, {
+      origin: endpoint.config.origin,
+      path: (target === '' ? '/' : target) + (queryAt === -1 ? '' : url.slice(queryAt)),
+      method: req.method ?? 'GET',
+      headers,
+      body,
+    });
   };
 }
+
+/** Methods whose request may be sent twice (RFC 9110 §9.2.2), when it has no body to replay. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** The connection closed under the request before any response: a pooled keep-alive connection the backend closed at that moment. */
+const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 function isSandbox(value: string | string[] | undefined): boolean {
   return typeof value === 'string' && value.toLowerCase() === 'sandbox';
@@ -119,10 +154,15 @@ function clip(path: string): string {
  */
 class Exchange implements Dispatcher.DispatchHandler {
   endpoint: EndpointRuntime | undefined;
+  /** The TCP peer, or the client a trusted proxy forwarded the request for. */
+  client = '';
   code: RequestCode | undefined;
   detail: Record<string, unknown> | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #clientGone = false;
+  #pool: Dispatcher | undefined;
+  #request: Dispatcher.DispatchOptions | undefined;
+  #retried = false;
   readonly #startedAt = performance.now();
 
   constructor(
@@ -136,6 +176,12 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   /** The gateway answers itself, with an error code. */
+  dispatch(pool: Dispatcher, request: Dispatcher.DispatchOptions): void {
+    this.#pool = pool;
+    this.#request = request;
+    pool.dispatch(request, this);
+  }
+
   refuse(code: RequestCode, message: string, extra?: readonly string[]): void {
     this.code = code;
     sendError(this.res, code, message, this.requestId, extra);
@@ -164,6 +210,24 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.#clientGone || error instanceof ClientClosedError) return;
+    const request = this.#request;
+    if (!this.res.headersSent && !this.#retried && request && request.body === null && IDEMPOTENT.has(request.method) && STALE_CONNECTION.has(errorCode(error) ?? '')) {
+      // Once: a keep-alive connection the backend closed just as the request went out. undici
+      // opens a new connection for the second attempt; a backend that keeps failing gets its 502.
+      this.#retried = true;
+      this.detail = { retriedAfter: errorCode(error) };
+      this.#pool!.dispatch(request, this);
+      return;
+    }
+    if (error instanceof PayloadTooLargeError) {
+      if (this.res.headersSent) {
+        this.code = 'PAYLOAD_TOO_LARGE';
+        this.res.destroy(error);
+      } else {
+        this.refuse('PAYLOAD_TOO_LARGE', `${error.message}; API "${this.endpoint!.apiConfig.name}" version ${this.endpoint!.apiConfig.version} accepts at most ${error.limit}`, CLOSE);
+      }
+      return;
+    }
     const endpoint = this.endpoint!;
     const code = classifyBackendError(error);
     this.detail = failureDetail(code, error, endpoint);
@@ -192,6 +256,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       requestId: this.requestId,
       method: this.req.method,
       path: this.path,
+      client: this.client,
       status,
       durationMs: Math.round(elapsedMs * 100) / 100,
       labels: endpoint?.logLabels,
@@ -202,6 +267,27 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.options.metrics?.observe(endpoint, res.writableFinished ? status : 0, elapsedMs / 1000, this.code);
     this.options.onSettled?.();
   };
+}
+
+class PayloadTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`the body passed ${limit} bytes`);
+    this.name = 'PayloadTooLargeError';
+  }
+}
+
+/** The request body, failing with PayloadTooLargeError once more than `limit` bytes went through. */
+function limitedBody(req: IncomingMessage, limit: number): Transform {
+  let seen = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      done(seen > limit ? new PayloadTooLargeError(limit) : null, chunk);
+    },
+  });
+  // The client's errors end the body as well; the exchange sees them through undici.
+  pipeline(req, counter, () => undefined);
+  return counter;
 }
 
 class ClientClosedError extends Error {

@@ -44,8 +44,11 @@ export interface RequestHeaderContext {
   /** routing.sandboxHeader, lower-case: the gateway's own selector, not forwarded. */
   readonly sandboxHeader: string;
   readonly requestId: string;
+  /** The TCP peer: appended to X-Forwarded-For. */
   readonly clientAddress: string;
   readonly proto: 'http' | 'https';
+  /** The peer is in listen.trustedProxies: its X-Forwarded-Proto and -Host are passed on. */
+  readonly trustedPeer: boolean;
 }
 
 /** The headers sent to the backend, from the client's raw headers (their names keep the client's case). */
@@ -54,6 +57,8 @@ export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeader
   const out: string[] = [];
   let clientHost: string | undefined;
   let forwardedFor: string | undefined;
+  let forwardedProto: string | undefined;
+  let forwardedHost: string | undefined;
   let connection: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -72,8 +77,12 @@ export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeader
         forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
         continue;
       case 'x-forwarded-proto':
+        if (!forwarded) out.push(name, value);
+        else if (ctx.trustedPeer) forwardedProto ??= value;
+        continue;
       case 'x-forwarded-host':
         if (!forwarded) out.push(name, value);
+        else if (ctx.trustedPeer) forwardedHost ??= value;
         continue;
       case REQUEST_ID_HEADER:
       case 'expect': // Node already answered 100-continue; undici refuses the header.
@@ -92,8 +101,9 @@ export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeader
   if (!preserveHost) kept.push('host', ctx.hostHeader);
   if (forwarded) {
     kept.push('x-forwarded-for', forwardedFor === undefined ? ctx.clientAddress : `${forwardedFor}, ${ctx.clientAddress}`);
-    kept.push('x-forwarded-proto', ctx.proto);
-    if (clientHost !== undefined) kept.push('x-forwarded-host', clientHost);
+    // A trusted proxy's view of the scheme and host wins over ours (the client spoke to it).
+    kept.push('x-forwarded-proto', forwardedProto ?? ctx.proto);
+    if (forwardedHost !== undefined || clientHost !== undefined) kept.push('x-forwarded-host', forwardedHost ?? clientHost!);
   } else if (forwardedFor !== undefined) {
     kept.push('x-forwarded-for', forwardedFor);
   }

@@ -6,7 +6,9 @@
 // trusted certificate fingerprints, timeouts). Opening a snapshot reuses the previous snapshot's
 // pool for every unchanged key: no new handshakes for endpoints a reload did not touch.
 import { createHash } from 'node:crypto';
+import type { BlockList } from 'node:net';
 import { Pool } from 'undici';
+import { trustedProxyList } from '../proxy/client-address.js';
 import type { ApiConfig, EndpointConfig, GatewayConfig } from '../config/types.js';
 import { labelsOf } from '../proxy/access-log.js';
 import { backendConnector } from './backend-tls.js';
@@ -47,6 +49,8 @@ export interface Snapshot {
   readonly loadedAt: Date;
   /** The routing.sandboxHeader, lower-cased as Node presents request headers. */
   readonly sandboxHeader: string;
+  /** listen.trustedProxies, or undefined when nobody is trusted. */
+  readonly trustedProxies: BlockList | undefined;
 }
 
 /** Everything that shapes an endpoint's connections; equal keys can share a pool across snapshots. */
@@ -122,6 +126,7 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
     pools,
     loadedAt: new Date(),
     sandboxHeader: config.routing.sandboxHeader.toLowerCase(),
+    trustedProxies: trustedProxyList(config.listen.trustedProxies),
   };
 }
 

@@ -13,6 +13,7 @@ t.test('the same line as pino, field for field', async (t) => {
     requestId: 'id-42:abc/DEF=',
     method: 'GET',
     path: '/api/v1/ünïcode/"x"',
+    client: '10.1.2.3',
     status: 502,
     durationMs: 12.34,
   };
@@ -28,7 +29,7 @@ t.test('the same line as pino, field for field', async (t) => {
 t.test('lines are batched, flushed on a timer, and skipped below the level', async (t) => {
   const capture = new LogCapture();
   const access = new AccessLog(pino({}, capture));
-  const line = { requestId: 'r', method: 'GET', path: '/', status: 200, durationMs: 1, labels: undefined, code: undefined, detail: undefined };
+  const line = { requestId: 'r', method: 'GET', path: '/', client: '127.0.0.1', status: 200, durationMs: 1, labels: undefined, code: undefined, detail: undefined };
   for (let i = 0; i < 63; i++) access.write(line);
   t.equal(capture.raw.length, 0, 'waiting for a batch');
   access.write(line);
