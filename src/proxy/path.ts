@@ -13,6 +13,7 @@
 
 export type NormalizedPath = { readonly path: string } | { readonly refused: string };
 
+// eslint-disable-next-line no-control-regex -- control characters are what is looked for
 const SUSPICIOUS = /%|\\|\/\.|\/\/|[\x00-\x1f\x7f]/;
 /** Escapes that decode to path structure, NUL, or are malformed. */
 const FORBIDDEN_ESCAPE = /%(?:2[fFeE]|5[cC]|00|(?![0-9A-Fa-f]{2}))/;
@@ -29,6 +30,7 @@ export function normalizePath(raw: string): NormalizedPath {
     };
   }
   if (raw.includes('\\')) return { refused: 'the path holds a backslash' };
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
   if (/[\x00-\x1f\x7f]/.test(raw)) return { refused: 'the path holds a control character' };
 
   const out: string[] = [];

@@ -22,7 +22,6 @@ ${apiExtra}    endpoints: { production: { url: "${backend}/base" } }
     version: v1
     endpoints: { production: { url: "${backend}/other" } }
 `;
-const port = (url: string) => Number(new URL(url).port);
 const statusOf = (raw: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]);
 const codeOf = (raw: string) => (/"code":"([A-Z_]+)"/.exec(raw) ?? [])[1];
 
