@@ -131,7 +131,7 @@ export const CODES = {
   },
   CERT_KEY_PERMISSIONS: {
     meaning: "The HTTPS listener's private key file (or .p12/.pfx) can be read by users other than its owner (group or others have read permission).",
-    fix: 'chmod 600 the file (or 640 with a group only the gateway belongs to). In Kubernetes, set defaultMode: 0400 on the Secret volume.',
+    fix: 'chmod 600 the file (readable by its owner only). In Kubernetes, set defaultMode: 0400 on the Secret volume.',
   },
   CERT_KEY_IN_TRUST_FILE: {
     meaning: 'A certificate file in the certificates folder also holds a private key.',

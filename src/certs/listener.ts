@@ -1,7 +1,7 @@
 // The HTTPS listener's own certificate: <alias>.p12 / <alias>.pfx, or <alias>.crt (or .pem) with
 // <alias>.key, in the certificates folder. Read (I/O) and checked (pure) separately.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import forge from 'node-forge';
@@ -10,9 +10,16 @@ import { describeCertificate, parseCertificateBytes } from './parse.js';
 import { MAX_CERTIFICATE_FILE_BYTES, describeFsError, fileExists, readContainedFile } from './read.js';
 import type { FileRead } from './read.js';
 
+/**
+ * Permission bits (`mode & 0o777`) of the file that holds the private key (the .key, or the
+ * .p12 / .pfx), after following symlinks: on Kubernetes the mode of ..data/<alias>.key, which the
+ * Secret volume's defaultMode sets. Absent on Windows, or when the file could not be read.
+ */
+type KeyMode = { readonly keyMode?: number };
+
 export type ListenerFiles =
-  | { readonly kind: 'pfx'; readonly file: FileRead }
-  | { readonly kind: 'pem'; readonly cert: FileRead; readonly key: FileRead }
+  | ({ readonly kind: 'pfx'; readonly file: FileRead } & KeyMode)
+  | ({ readonly kind: 'pem'; readonly cert: FileRead; readonly key: FileRead } & KeyMode)
   | { readonly kind: 'missing'; readonly reason: string };
 
 export async function readListenerFiles(directory: string, alias: string): Promise<ListenerFiles> {
@@ -25,21 +32,49 @@ export async function readListenerFiles(directory: string, alias: string): Promi
   const candidate = (extension: string): string => path.join(directory, alias + extension);
   for (const extension of ['.p12', '.pfx']) {
     if (await fileExists(candidate(extension))) {
-      return { kind: 'pfx', file: readContainedFile(realDirectory, candidate(extension), MAX_CERTIFICATE_FILE_BYTES) };
+      const file = readContainedFile(realDirectory, candidate(extension), MAX_CERTIFICATE_FILE_BYTES);
+      return { kind: 'pfx', file, ...(await readKeyMode(file)) };
     }
   }
   for (const extension of ['.crt', '.pem']) {
     if (await fileExists(candidate(extension))) {
+      const key = readContainedFile(realDirectory, candidate('.key'), MAX_CERTIFICATE_FILE_BYTES);
       return {
         kind: 'pem',
         cert: readContainedFile(realDirectory, candidate(extension), MAX_CERTIFICATE_FILE_BYTES),
-        key: readContainedFile(realDirectory, candidate('.key'), MAX_CERTIFICATE_FILE_BYTES),
+        key,
+        ...(await readKeyMode(key)),
       };
     }
   }
   return {
     kind: 'missing',
     reason: `no ${alias}.crt + ${alias}.key, nor ${alias}.p12 / ${alias}.pfx, in the certificates folder`,
+  };
+}
+
+/** The mode of a key file that was read; fs.stat follows symlinks to the file itself. Windows has no such modes. */
+async function readKeyMode(file: FileRead): Promise<KeyMode> {
+  if (process.platform === 'win32' || !file.bytes) return {};
+  try {
+    return { keyMode: (await stat(file.path)).mode & 0o777 };
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * When group or others may read the file holding the listener's private key (CERT_KEY_PERMISSIONS):
+ * that file, and a message saying who can read it and what to do. `show` renders a path.
+ */
+export function checkKeyPermissions(files: ListenerFiles, show: (file: string) => string = (f) => f): { readonly path: string; readonly message: string } | undefined {
+  if (files.kind === 'missing' || files.keyMode === undefined || (files.keyMode & 0o044) === 0) return undefined;
+  const file = files.kind === 'pfx' ? files.file.path : files.key.path;
+  const who = [(files.keyMode & 0o040) !== 0 ? 'group' : '', (files.keyMode & 0o004) !== 0 ? 'others' : ''].filter(Boolean).join(' and ');
+  const mode = files.keyMode.toString(8).padStart(4, '0');
+  return {
+    path: file,
+    message: `holds the HTTPS listener's private key and is readable by ${who} (mode ${mode}): chmod 600 ${show(file)} (in Kubernetes, set defaultMode: 0400 on the Secret volume)`,
   };
 }
 

@@ -2,7 +2,7 @@
 // file that resolves outside the folder. Kubernetes mounts a Secret or ConfigMap as
 // certs/<alias>.crt → ..data/<alias>.crt → ..<timestamp>/<alias>.crt, all inside the folder,
 // which is allowed; a symlink that leads elsewhere is refused.
-import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import type { Dirent } from 'node:fs';
 import { lstat, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
@@ -96,7 +96,9 @@ function readBoundedFile(resolved: string, listed: string, maxBytes: number): Fi
   const name = path.basename(listed);
   let fd: number | undefined;
   try {
-    fd = openSync(resolved, 'r');
+    // O_NONBLOCK: a named pipe dropped in the folder must not block the thread (the open of a
+    // FIFO waits for a writer); fstat below then refuses what is not a regular file.
+    fd = openSync(resolved, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
     const stat = fstatSync(fd);
     if (!stat.isFile()) return { name, path: listed, error: 'it is not a regular file' };
     if (stat.size > maxBytes) {

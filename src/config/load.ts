@@ -2,6 +2,7 @@
 // check): read → parse → expand ${VAR} → validate (schema, then cross-field rules) → read the
 // certificates → compile → deep-freeze. I/O happens in the read steps only.
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { readListenerFiles } from '../certs/listener.js';
@@ -20,8 +21,11 @@ import { checkRules } from './rules.js';
 import { validateSchema } from './schema.js';
 import type { GatewayConfig, GatewayDocument } from './types.js';
 
-/** A configuration is a few kilobytes; a thousand APIs is well under a megabyte. */
-export const MAX_CONFIG_FILE_BYTES = 8 * 1024 * 1024;
+/**
+ * A configuration is a few kilobytes; a thousand APIs is about 250 KB. The cap also bounds the
+ * parser's time on a hostile file (yaml parses about 1 MB a second on a slow machine).
+ */
+export const MAX_CONFIG_FILE_BYTES = 2 * 1024 * 1024;
 
 export interface LoadOptions {
   /** Where ${VAR} references are read from. */
@@ -43,6 +47,8 @@ export interface LoadResult {
 interface ValidatedDocument {
   readonly data: unknown;
   readonly sourceMap: SourceMap;
+  /** Pointers of values that came from ${VAR}: messages quote them as written. */
+  readonly expanded?: ReadonlySet<string>;
   /** Warnings, or the errors that stop the load. */
   readonly diagnostics: readonly Diagnostic[];
   /** Absent when there are errors. */
@@ -84,7 +90,7 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
   const { document } = validated;
   if (!document) return done(validated.diagnostics);
 
-  const reporter = new Reporter(file, validated.data, validated.sourceMap);
+  const reporter = new Reporter(file, validated.data, validated.sourceMap, validated.expanded);
   reporter.diagnostics.push(...validated.diagnostics);
   const certsDirectory = path.resolve(path.dirname(file), document.certs.directory);
   const certificates = await readCertificateDirectory(certsDirectory);
@@ -112,7 +118,7 @@ function validateDocument(file: string, text: string, env: Environment): Validat
   if (!parsed.ok) return { data: undefined, sourceMap: new SourceMap(), diagnostics: parsed.diagnostics };
 
   const expanded = interpolate(parsed.data, env);
-  const reporter = new Reporter(file, expanded.data, parsed.sourceMap);
+  const reporter = new Reporter(file, expanded.data, parsed.sourceMap, expanded.expanded);
   for (const problem of expanded.problems) reporter.error('CONFIG_ENV_UNSET', problem.pointer, problem.message);
   reporter.diagnostics.push(
     ...validateSchema(expanded.data, file, parsed.sourceMap, {
@@ -120,7 +126,7 @@ function validateDocument(file: string, text: string, env: Environment): Validat
       expanded: expanded.expanded,
     }),
   );
-  const base = { data: expanded.data, sourceMap: parsed.sourceMap };
+  const base = { data: expanded.data, sourceMap: parsed.sourceMap, expanded: expanded.expanded };
   if (hasErrors(reporter.diagnostics)) return { ...base, diagnostics: reporter.diagnostics };
 
   const document = expanded.data as GatewayDocument;
@@ -135,7 +141,9 @@ function done(diagnostics: readonly Diagnostic[], config?: GatewayConfig): LoadR
 
 async function readConfigFile(file: string): Promise<{ bytes: Buffer } | { error: string }> {
   try {
-    const handle = await open(file, 'r');
+    // O_NONBLOCK: a named pipe in the file's place must not wait for a writer (forever); it is
+    // then refused below as not a regular file. No effect on regular files; absent on Windows.
+    const handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
     try {
       const stat = await handle.stat();
       if (!stat.isFile()) return { error: stat.isDirectory() ? 'it is a folder, not a file' : 'it is not a regular file' };

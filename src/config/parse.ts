@@ -31,6 +31,9 @@ function syntaxError(file: string, position: Position | undefined, message: stri
 
 // ---------------------------------------------------------------- YAML
 
+/** Syntax errors reported one by one; past this, one line counts the rest. */
+const MAX_SYNTAX_ERRORS = 20;
+
 function parseYaml(text: string, file: string): ParseResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
@@ -39,17 +42,33 @@ function parseYaml(text: string, file: string): ParseResult {
     return { line, column: col };
   };
   if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      diagnostics: doc.errors.map((e) => syntaxError(file, at(e.pos[0]), yamlMessage(e.message))),
-    };
+    // The parser repeats an error once per level it unwinds (an unclosed [ inside hundreds of [
+    // gave 819 identical lines): each error once. And an error cascades (a line of 250,000 "${"
+    // opened as many flow maps, and gave 500,000 errors, each logged): the first few, then a count.
+    const seen = new Set<string>();
+    const diagnostics: Diagnostic[] = [];
+    let more: { first: Position; count: number } | undefined;
+    for (const e of doc.errors) {
+      const position = at(e.pos[0]);
+      const message = yamlMessage(e.message);
+      const key = `${position.line}:${position.column}:${message}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (diagnostics.length < MAX_SYNTAX_ERRORS) diagnostics.push(syntaxError(file, position, message));
+      else if (more) more.count++;
+      else more = { first: position, count: 1 };
+    }
+    if (more) {
+      diagnostics.push(syntaxError(file, more.first, `and ${more.count} more syntax error${more.count === 1 ? '' : 's'} from here on, most of them caused by the ones above`));
+    }
+    return { ok: false, diagnostics };
   }
   let data: unknown;
   try {
     // maxAliasCount bounds alias expansion ("billion laughs").
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    return { ok: false, diagnostics: [syntaxError(file, { line: 1, column: 1 }, (e as Error).message)] };
+    return { ok: false, diagnostics: [syntaxError(file, { line: 1, column: 1 }, yamlMessage((e as Error).message))] };
   }
   const contents = doc.contents;
   const sourceMap = new SourceMap((map) => {
@@ -61,6 +80,9 @@ function parseYaml(text: string, file: string): ParseResult {
 function yamlMessage(message: string): string {
   if (message.startsWith('Source contains multiple documents')) {
     return 'the file holds several YAML documents (---); a configuration is one document';
+  }
+  if (/maximum call stack size exceeded/i.test(message)) {
+    return 'the document is nested too deeply (hundreds of levels of [ ], { } or indentation)';
   }
   return message.charAt(0).toLowerCase() + message.slice(1);
 }

@@ -89,7 +89,7 @@ t.test('--format json', async (t) => {
         line: 2,
         column: 11,
         path: 'listen.htp',
-        message: 'unknown key "htp"; did you mean "http"? (known: http, https, shutdownTimeout)',
+        message: 'unknown key "htp"; did you mean "http"? (known: http, https, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)',
       },
     ],
     warnings: [],
@@ -111,7 +111,7 @@ t.test('--format github prints workflow annotations', async (t) => {
   t.equal(result.code, 1);
   t.equal(
     result.stdout,
-    '::error file=gateway.yaml,line=2,col=11,title=CONFIG_UNKNOWN_KEY::listen.htp: unknown key "htp"; did you mean "http"? (known: http, https, shutdownTimeout)\ngateway.yaml: invalid: 1 error\n',
+    '::error file=gateway.yaml,line=2,col=11,title=CONFIG_UNKNOWN_KEY::listen.htp: unknown key "htp"; did you mean "http"? (known: http, https, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)\ngateway.yaml: invalid: 1 error\n',
   );
   const warnings = t.testdir({
     'gateway.yaml': oneApi('{ url: "https://shop.internal", certificate: shop, tls: { hostnameVerifier: AllowAll } }'),

@@ -18,8 +18,8 @@ export interface GatewayProcess {
   readonly exited: Promise<number | null>;
 }
 
-export async function spawnGateway(t: Test, dir: string, args: readonly string[] = []): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [BIN, 'run', ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, stdio: 'pipe' });
+export async function spawnGateway(t: Test, dir: string, args: readonly string[] = [], nodeArgs: readonly string[] = []): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'run', ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, stdio: 'pipe' });
   const logs = new LogCapture();
   let buffered = '';
   child.stdout.setEncoding('utf8');
@@ -60,3 +60,9 @@ export function currentRss(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
+
+/**
+ * Node flags for spawnGateway, for tests that measure the child's memory: SIGUSR2 then runs a
+ * full garbage collection in it, so that what is measured next is what is still referenced.
+ */
+export const GC_ON_SIGNAL = ['--expose-gc', `--import=data:text/javascript,${encodeURIComponent("process.on('SIGUSR2', () => globalThis.gc?.())")}`];
