@@ -118,6 +118,29 @@ t.test("a Kubernetes-style ..data swap of the certificates folder is picked up",
   t.equal((await request(`${gw.url}/shop/v1/`)).status, 200, 'the swapped Secret is trusted');
 });
 
+t.test('a configuration mounted from a Kubernetes ConfigMap (gateway.yaml -> ..data/gateway.yaml) follows ..data swaps', async (t) => {
+  const backend = await startBackend(t);
+  const gw = await startTestGateway(t, config(api('One', backend.url)));
+  const swap = async (stamp: string, text: string) => {
+    mkdirSync(path.join(gw.dir, stamp));
+    writeFileSync(path.join(gw.dir, stamp, 'gateway.yaml'), text);
+    symlinkSync(stamp, path.join(gw.dir, '..data_tmp'));
+    renameSync(path.join(gw.dir, '..data_tmp'), path.join(gw.dir, '..data'));
+  };
+  // The first mount: gateway.yaml becomes the kubelet's link into ..data.
+  await swap('..2026_11_23_10_00_00.1', config(api('One', backend.url) + api('Two', backend.url)));
+  symlinkSync('..data/gateway.yaml', path.join(gw.dir, 'gateway.yaml.link'));
+  renameSync(path.join(gw.dir, 'gateway.yaml.link'), path.join(gw.dir, 'gateway.yaml'));
+  t.same((await nextReload(gw.gateway, 'applied')).changes.apis.added, ['Two v1']);
+
+  // An update of the ConfigMap: only ..data moves; gateway.yaml stays the same link.
+  await swap('..2026_11_23_11_00_00.2', config(api('One', backend.url) + api('Three', backend.url)));
+  rmSync(path.join(gw.dir, '..2026_11_23_10_00_00.1'), { recursive: true });
+  const applied = await nextReload(gw.gateway, 'applied');
+  t.same(applied.changes.apis, { added: ['Three v1'], removed: ['Two v1'], changed: [] });
+  t.equal((await request(`${gw.url}/three/v1/`)).status, 200);
+});
+
 t.test('an editor-style save (write a temporary file, rename it over the original) is picked up', async (t) => {
   const backend = await startBackend(t);
   const gw = await startTestGateway(t, config(api('One', backend.url)));
