@@ -5,11 +5,10 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import forge from 'node-forge';
 import t from 'tap';
 import { certCommand } from '../../src/commands/cert.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runInProcess } from '../helpers/cli.js';
 import { decodeModifiedUtf8, detectKeystoreFormat, parseKeystore, safeAlias } from '../../src/certs/keystore.js';
 import { createCA, issue, pkcs12 } from '../helpers/pki.js';
 import type { Issued } from '../helpers/pki.js';
@@ -23,16 +22,7 @@ const FINGERPRINTS = {
   client: fingerprintOf(readFileSync(fixture('client.pem'))),
 };
 
-async function cert(args: string[], cwd: string, env: Record<string, string> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await certCommand(args, { stdout, stderr, env, cwd });
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-}
+const cert = (args: string[], cwd: string, env: Record<string, string> = {}) => runInProcess(certCommand, args, cwd, env);
 
 /** The certificates of a folder's .crt files by name: SHA-256 fingerprint of each. */
 function writtenFingerprints(dir: string): Record<string, string> {

@@ -2,8 +2,8 @@
 // with used, pending, unreferenced and unusable files, the HTTPS listener's own certificate,
 // and days left computed from real dates. The command runs in this process with captured output.
 import { X509Certificate } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import t from 'tap';
+import { runInProcess } from '../helpers/cli.js';
 import type { Test } from 'tap';
 import { certCommand } from '../../src/commands/cert.js';
 import { createCA, issue, pkcs12 } from '../helpers/pki.js';
@@ -13,16 +13,7 @@ const DAY_MS = 86_400_000;
 /** A date `days` whole days and one hour away: days left is exactly `days` however slow the test. */
 const inDays = (days: number): Date => new Date(Date.now() + days * DAY_MS + HOUR_MS);
 
-async function cert(args: string[], cwd: string, env: Record<string, string> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await certCommand(args, { stdout, stderr, env, cwd });
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-}
+const cert = (args: string[], cwd: string, env: Record<string, string> = {}) => runInProcess(certCommand, args, cwd, env);
 
 const config = (listener: string) => `version: 1
 listen: { http: "127.0.0.1:0"${listener} }

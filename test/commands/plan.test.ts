@@ -4,10 +4,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { PassThrough } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import t from 'tap';
+import { runInProcess } from '../helpers/cli.js';
 import { planCommand } from '../../src/commands/plan.js';
 import { startBackend } from '../helpers/backend.js';
 import { request } from '../helpers/client.js';
@@ -18,16 +18,7 @@ const ca = createCA('Plan Test CA', { keyIndex: 0 });
 const nextCa = createCA('Plan Test CA 2027', { keyIndex: 2, notAfter: daysFromNow(500) });
 const leaf = issue({ cn: 'plan.test', sans: ['127.0.0.1'], issuer: ca, keyIndex: 1 });
 
-async function plan(args: string[], cwd: string, env: Record<string, string> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await planCommand(args, { stdout, stderr, env, cwd });
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-}
+const plan = (args: string[], cwd: string, env: Record<string, string> = {}) => runInProcess(planCommand, args, cwd, env);
 
 const config = (apis: string, admin = '') => `version: 1
 listen: { http: "127.0.0.1:0" }
