@@ -152,7 +152,7 @@ t.test('a backend that stalls: 504 BACKEND_TIMEOUT at the socket timeout, before
   const res = await request(`${gw.url}/api/v1/x`);
   t.equal(res.status, 504);
   t.equal(code(res.text), 'BACKEND_TIMEOUT');
-  t.ok(Date.now() - started < 3_000, `answered after ${Date.now() - started} ms`);
+  t.ok(Date.now() - started < 10_000, `answered after ${Date.now() - started} ms`);
 
   const stallsMidBody = await rawBackend(t, (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n' + 'x'.repeat(10)));
   const gw2 = await startTestGateway(t, config(stallsMidBody.url, '400ms', '300ms'));

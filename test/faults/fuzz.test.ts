@@ -17,8 +17,8 @@ import { parseConfigText } from '../../src/config/parse.js';
 import { CODES } from '../../src/errors.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-/** One case, however hostile, on a slow shared 2-core machine. A healthy case takes milliseconds. */
-const CASE_BUDGET_MS = 3_000;
+/** A hang detector, not a timing target: one case, however hostile, on a slow and busy CI machine. A healthy case takes milliseconds. */
+const CASE_BUDGET_MS = 20_000;
 /** Reproducible by default; FUZZ_SEED=<n> explores other inputs. */
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20261123;
 const runs = (n: number) => ({ numRuns: n, seed: SEED, endOnFailure: true });
