@@ -1,5 +1,6 @@
 // What a command may touch of the process: streams, environment and working folder. Commands
 // return an exit code; only main() hands it to the process.
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 
@@ -25,4 +26,16 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
     // Node's text goes on about positionals after "--"; the first sentence is what matters.
     throw new UsageError((e as Error).message.split('. To specify')[0]);
   }
+}
+
+/** The configuration file a command works on: -c/--config against the working folder, and no stray arguments. */
+export function configFileArg(io: CommandIo, config: string, positionals: readonly string[]): string {
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (the file goes after -c)`);
+  return path.resolve(io.cwd, config);
+}
+
+/** --format, one of `formats`. */
+export function formatArg<F extends string>(value: string, formats: readonly F[]): F {
+  if (!(formats as readonly string[]).includes(value)) throw new UsageError(`--format must be one of ${formats.join(', ')} (got "${value}")`);
+  return value as F;
 }

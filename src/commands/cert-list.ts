@@ -3,7 +3,7 @@
 // certificates (subject, SANs, expiry, days left) and who uses it (endpoints, the HTTPS
 // listener), the aliases referenced that have no file yet, and the files no one references.
 import path from 'node:path';
-import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs } from '../cli/io.js';
+import { EXIT_FAILED, EXIT_OK, configFileArg, formatArg, parseCommandArgs } from '../cli/io.js';
 import type { CommandIo } from '../cli/io.js';
 import { formatTable } from '../cli/table.js';
 import { expiryState, plural } from '../certs/check.js';
@@ -66,11 +66,8 @@ export async function certListCommand(args: string[], io: CommandIo): Promise<nu
     config: { type: 'string', short: 'c', default: 'gateway.yaml' },
     format: { type: 'string', default: 'text' },
   });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (the configuration goes after -c)`);
-  const format = values.format as (typeof FORMATS)[number];
-  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got "${values.format}")`);
-
-  const file = path.resolve(io.cwd, values.config);
+  const format = formatArg(values.format, FORMATS);
+  const file = configFileArg(io, values.config, positionals);
   const nowMs = Date.now();
   const { config, diagnostics } = await loadConfig(file, { env: io.env, nowMs });
   if (!config) {

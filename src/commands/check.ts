@@ -4,8 +4,7 @@
 // why not, with the certificate the backend presented and what to do. Exit 0 when every
 // endpoint is OK, 1 when one is not (a pending certificate included) or the configuration is
 // invalid.
-import path from 'node:path';
-import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs } from '../cli/io.js';
+import { EXIT_FAILED, EXIT_OK, configFileArg, formatArg, parseCommandArgs } from '../cli/io.js';
 import type { CommandIo } from '../cli/io.js';
 import { plural } from '../certs/check.js';
 import { certificateLabel } from '../certs/parse.js';
@@ -90,11 +89,8 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
     config: { type: 'string', short: 'c', default: 'gateway.yaml' },
     format: { type: 'string', default: 'text' },
   });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (the file goes after -c)`);
-  const format = values.format as (typeof FORMATS)[number];
-  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got "${values.format}")`);
-
-  const file = path.resolve(io.cwd, values.config);
+  const format = formatArg(values.format, FORMATS);
+  const file = configFileArg(io, values.config, positionals);
   const { config, diagnostics } = await loadConfig(file, { env: io.env });
   const name = displayPath(file, io.cwd);
   const warnings = diagnostics.filter((d) => d.severity === 'warning');

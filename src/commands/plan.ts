@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
-import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs } from '../cli/io.js';
+import { EXIT_FAILED, EXIT_OK, configFileArg, formatArg, parseCommandArgs } from '../cli/io.js';
 import type { CommandIo } from '../cli/io.js';
 import { summaryOfStatus } from '../admin/status.js';
 import type { StatusDocument } from '../admin/status.js';
@@ -54,10 +54,8 @@ export async function planCommand(args: string[], io: CommandIo): Promise<number
     token: { type: 'string' },
     format: { type: 'string', default: 'text' },
   });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (the file goes after -c)`);
-  if (!['text', 'json'].includes(values.format)) throw new UsageError(`--format must be text or json (got "${values.format}")`);
-
-  const file = path.resolve(io.cwd, values.config);
+  const format = formatArg(values.format, ['text', 'json'] as const);
+  const file = configFileArg(io, values.config, positionals);
   const loaded = await loadConfig(file, { env: io.env });
   if (!loaded.config || hasErrors(loaded.diagnostics)) {
     io.stderr.write(formatText(loaded.diagnostics, io.cwd));
@@ -75,7 +73,7 @@ export async function planCommand(args: string[], io: CommandIo): Promise<number
   }
   const changes = diffConfigs(baseline.summary, after);
   const nowMs = Date.now();
-  if (values.format === 'json') {
+  if (format === 'json') {
     io.stdout.write(JSON.stringify({ file: displayPath(file, io.cwd), against: baseline.description, revision: after.revision, changed: hasChanges(changes), changes }, null, 2) + '\n');
   } else {
     io.stdout.write(renderPlan(displayPath(file, io.cwd), baseline, after, changes, nowMs));

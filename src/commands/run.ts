@@ -2,7 +2,7 @@
 // Serves until SIGTERM or SIGINT, then stops gracefully and exits 0. A configuration with errors
 // never starts: every error is printed, as `validate` prints it, and the exit code is 1.
 import path from 'node:path';
-import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs } from '../cli/io.js';
+import { EXIT_FAILED, EXIT_OK, UsageError, configFileArg, parseCommandArgs } from '../cli/io.js';
 import type { CommandIo } from '../cli/io.js';
 import { formatText } from '../diagnostics.js';
 import { startGateway } from '../gateway.js';
@@ -29,12 +29,11 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
     pretty: { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
   });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (the file goes after -c)`);
   const level = values['log-level'];
   if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')} (got "${level}")`);
 
   const logger = createLogger({ pretty: values.pretty, level });
-  const file = path.resolve(io.cwd, values.config);
+  const file = configFileArg(io, values.config, positionals);
   const started = await startGateway({ configPath: file, env: io.env, logger });
   if (!started.gateway) {
     io.stderr.write(formatText(started.diagnostics, io.cwd));

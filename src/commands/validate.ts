@@ -1,8 +1,7 @@
 // gatehouse validate [-c file] [--format text|json|github]
 // Runs the same pipeline as start-up and reload, without opening anything. Exit 0 when valid
 // (warnings allowed), 1 with every error otherwise: fit for CI and pre-commit hooks.
-import path from 'node:path';
-import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs } from '../cli/io.js';
+import { EXIT_FAILED, EXIT_OK, configFileArg, formatArg, parseCommandArgs } from '../cli/io.js';
 import type { CommandIo } from '../cli/io.js';
 import { loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
@@ -27,11 +26,8 @@ export async function validateCommand(args: string[], io: CommandIo): Promise<nu
     config: { type: 'string', short: 'c', default: 'gateway.yaml' },
     format: { type: 'string', default: 'text' },
   });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (the file goes after -c)`);
-  const format = values.format as (typeof FORMATS)[number];
-  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got "${values.format}")`);
-
-  const file = path.resolve(io.cwd, values.config);
+  const format = formatArg(values.format, FORMATS);
+  const file = configFileArg(io, values.config, positionals);
   const { config, diagnostics } = await loadConfig(file, { env: io.env });
   const invalid = hasErrors(diagnostics);
 
