@@ -24,8 +24,8 @@ import pino from 'pino';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { loadConfig } from '../src/config/load.js';
 import { Reloader } from '../src/reload/reloader.js';
+import { SnapshotHolder } from '../src/snapshot/holder.js';
 import { openSnapshot, retireSnapshot } from '../src/snapshot/snapshot.js';
-import type { Snapshot } from '../src/snapshot/snapshot.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   const loadMs = performance.now() - started;
   if (!loaded.config) throw new Error(loaded.diagnostics.map((d) => d.message).join('\n'));
   started = performance.now();
-  const state: { current: Snapshot } = { current: openSnapshot(loaded.config, 1) };
+  const state = new SnapshotHolder(openSnapshot(loaded.config, 1));
   const openMs = performance.now() - started;
   console.log(`boot: load ${loadMs.toFixed(0)} ms (${API_COUNT} APIs, ${loaded.config.inventory.length} certificate files), open ${openMs.toFixed(0)} ms (${state.current.pools.size} pools)`);
 
@@ -110,14 +110,7 @@ async function main(): Promise<void> {
     configPath: file,
     env: {},
     logger: pino({ level: 'silent' }),
-    target: {
-      get current() {
-        return state.current;
-      },
-      apply(next) {
-        state.current = next;
-      },
-    },
+    holder: state,
   });
   const durations: number[] = [];
   const memory: number[] = [];

@@ -106,8 +106,8 @@ export const CODES = {
     fix: 'Replace the file with the PEM or DER certificate; `openssl x509 -in <file> -noout -text` shows what is wrong.',
   },
   CERT_EXPIRED: {
-    meaning: 'A referenced certificate has expired (an error when certs.expired is reject, else a warning).',
-    fix: 'Drop the renewed certificate into the certificates folder, or remove the expired alias from the rotation list.',
+    meaning: 'A referenced certificate has expired. Every handshake that needs it fails (502 BACKEND_TLS_UNTRUSTED): no setting makes an expired certificate acceptable. With certs.expired: reject (the default) the configuration is refused; with warn it loads, and only the endpoints that depend on that certificate fail.',
+    fix: 'Drop the renewed certificate into the certificates folder, or remove the expired alias from the rotation list. certs.expired: warn is for letting the rest load (a rotation list whose other certificate is current, an endpoint being retired), not for serving with the expired one.',
   },
   CERT_NOT_YET_VALID: {
     meaning: 'A referenced certificate is not valid yet (its notBefore is in the future); handshakes will fail until then.',
@@ -122,12 +122,16 @@ export const CODES = {
     fix: 'Drop <alias>.crt into the certificates folder (or `gatehouse cert fetch`); the next reload picks it up.',
   },
   CERT_DIRECTORY: {
-    meaning: 'The certificates folder does not exist or cannot be listed.',
-    fix: 'Create the folder, or point certs.directory at it (relative to the configuration file).',
+    meaning: 'The certificates folder cannot be read (an error: the configuration is refused, and a reload keeps the running one), or does not exist (a warning at a first start: every endpoint with a certificate waits for its file).',
+    fix: "Give the gateway's user permission to list and read the folder; create it, or point certs.directory at it (relative to the configuration file).",
+  },
+  CERT_WITHDRAWN: {
+    meaning: 'A reload would leave a running endpoint with none of the certificate files it trusts (its folder emptied, renamed or unmounted, or its files deleted while the configuration still names them). The reload is refused and the running configuration keeps serving.',
+    fix: 'Restore the files (or the folder, or its mount). To stop trusting a backend, remove the alias from the configuration rather than its file.',
   },
   CERT_HOSTNAME: {
-    meaning: 'The trusted certificates are all leaf certificates, and none names the host the hostname verifier will check: the handshake is bound to fail.',
-    fix: 'Set tls.serverName to a name in the certificate, reissue the certificate with the host in its SANs, or relax hostnameVerifier.',
+    meaning: "No certificate the endpoint trusts can verify the host its hostname verifier checks: they are all servers' own certificates (leaves, or self-signed ones, CA:TRUE or not) that do not name the host, or certificates that are not CAs and name no host at all. The handshake is bound to fail.",
+    fix: 'Set tls.serverName to a name in the certificate, reissue the certificate with the host in its SANs, trust the CA that issues it, or relax hostnameVerifier.',
   },
   CERT_KEY_PERMISSIONS: {
     meaning: "The HTTPS listener's private key file (or .p12/.pfx) can be read by users other than its owner (group or others have read permission).",
@@ -150,6 +154,10 @@ export const CODES = {
     meaning: 'A reload would move a listener (listen.http, listen.https.address, admin.address): addresses are bound once, so the reload is refused and the running configuration keeps serving.',
     fix: 'Revert the address to reload the rest, or restart the gateway to move the listener.',
   },
+  LISTEN_FAILED: {
+    meaning: 'A listener could not bind its address at start: already in use by another process, a port below 1024 without the privilege, or an address this machine does not have. Nothing is started.',
+    fix: 'Stop the process that holds the port (`ss -ltnp` shows it), or set the listener (listen.http, listen.https.address, admin.address) to a free port this user may bind.',
+  },
   RELOAD_PREFLIGHT: {
     meaning: 'With reload.preflight, the handshake with an endpoint whose connection settings changed failed (an error with enforce, which refuses the reload; a warning with warn).',
     fix: 'Fix the trust, TLS settings or URL of the endpoint named (the message gives the failure code), or the backend.',
@@ -166,7 +174,7 @@ export const CODES = {
   // --- what a client receives: {"error": {"code", "message", "requestId"}}
   INVALID_PATH: {
     status: 400,
-    meaning: 'The request path climbs above the root with .., or holds an encoding that a backend could decode into path structure (%2F, %5C, %2E, %00), a backslash, a control character or a malformed escape. Refused rather than guessed at, so that no path escapes its API or the resources allow-list.',
+    meaning: 'The request path climbs above the root with .., holds a dot segment with parameters (..; or .;x, which Tomcat and Spring read as ..), or an encoding that a backend could decode into path structure (%2F, %5C, %2E, %00), a backslash, a control character or a malformed escape. Refused rather than guessed at, so that no path escapes its API or the resources allow-list.',
     fix: 'Send the path plainly: no encoded slashes or dots, no .. above the root. Data that contains slashes belongs in the query string or the body.',
   },
   REQUEST_HEADERS_TOO_LARGE: {
@@ -176,8 +184,13 @@ export const CODES = {
   },
   UPGRADE_NOT_SUPPORTED: {
     status: 501,
-    meaning: 'The request asks to switch protocols (Upgrade: websocket, or another protocol than h2c): Gatehouse does not proxy WebSocket or other upgraded connections, and refuses them rather than forward a plain request the backend would misread. An h2c upgrade offer is ignored and the request is served over HTTP/1.1.',
+    meaning: 'The request asks to switch protocols ("upgrade" in Connection, and Upgrade: websocket or another protocol than h2c): Gatehouse does not proxy upgraded connections yet, and refuses them rather than forward a plain request the backend would misread. An Upgrade header without "upgrade" in Connection is no such request: it is removed and the request proxied. An h2c offer is declined by serving HTTP/1.1.',
     fix: 'Call the backend directly for WebSocket traffic, or put a WebSocket-capable proxy in front of it.',
+  },
+  INVALID_HOST: {
+    status: 400,
+    meaning: 'The request carries more than one Host header (RFC 9112 §3.2): which one names the target cannot be told, so the request is refused before it reaches a backend.',
+    fix: 'Send one Host header; a client or proxy that duplicates it needs fixing.',
   },
   PAYLOAD_TOO_LARGE: {
     status: 413,
@@ -226,8 +239,8 @@ export const CODES = {
   },
   BACKEND_TIMEOUT: {
     status: 504,
-    meaning: "The backend did not complete the connection and TLS handshake within timeouts.connect, or was silent longer than timeouts.socket.",
-    fix: 'Check the backend; raise the endpoint\'s timeouts if it is slow by design.',
+    meaning: "The backend did not complete the connection and TLS handshake within timeouts.connect, or was silent longer than timeouts.socket (waiting for the response headers, or between two parts of the body). The log line names which timeout and its value.",
+    fix: "Check the backend; raise the endpoint's timeouts.socket (default 60s, WSO2's http.socket.timeout) or timeouts.connect if it is slow by design.",
   },
 } as const satisfies Record<string, CodeInfo>;
 

@@ -1,4 +1,4 @@
-// Prometheus metrics (SPEC §5), served by the admin address with prom-client's registry.
+// Prometheus metrics (docs/operations.md), served by the admin address with prom-client's registry.
 //
 // Request metrics are counted by the proxy on every response, so they are kept in plain arrays per
 // endpoint and turned into prom-client's values only when Prometheus scrapes: prom-client's own
@@ -8,7 +8,10 @@
 // configuration (API, version, endpoint role, status class, error code), never by request paths.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MetricValue } from 'prom-client';
-import type { GatewayConfig } from '../config/types.js';
+import { certificatesInUse } from '../config/usage.js';
+import type { RequestCode } from '../errors.js';
+import type { RequestObserver } from '../proxy/handler.js';
+import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { EndpointRuntime } from '../snapshot/snapshot.js';
 
 /** Latency buckets, seconds: a proxy's requests mostly take milliseconds; backends up to the socket timeout. */
@@ -46,7 +49,7 @@ interface Collector {
   reset(): void;
 }
 
-export class RequestMetrics {
+export class RequestMetrics implements RequestObserver {
   readonly #series = new Map<string, EndpointSeries>();
   readonly #unrouted: EndpointSeries;
 
@@ -84,7 +87,7 @@ export class RequestMetrics {
   }
 
   /** Called once per request when its response is over (status 0: the client left first). No allocation once the endpoint's series exists. */
-  observe(endpoint: EndpointRuntime | undefined, status: number, seconds: number, code: string | undefined): void {
+  observe(endpoint: EndpointRuntime | undefined, status: number, seconds: number, code: RequestCode | undefined): void {
     const series = endpoint ? (this.#series.get(endpoint.logLabels) ?? this.#add(endpoint)) : this.#unrouted;
     const statusClass = status >= 100 && status < 600 ? Math.floor(status / 100) : 0;
     series.byClass[statusClass]!++;
@@ -118,11 +121,6 @@ function collector(name: string, help: string, type: Collector['type'], values: 
   };
 }
 
-export interface GatewayState {
-  readonly config: GatewayConfig;
-  readonly generation: number;
-}
-
 export type ReloadResult = 'applied' | 'rejected' | 'unchanged';
 
 /** Everything /metrics serves: the process, the requests, the configuration and the certificates. */
@@ -131,8 +129,9 @@ export class GatewayMetrics {
   readonly requests: RequestMetrics;
   readonly #reloads: Counter<'result'>;
   readonly #lastSuccess: Gauge;
+  readonly #lastSuccessful: Gauge;
 
-  constructor(state: () => GatewayState) {
+  constructor(holder: SnapshotHolder) {
     const registry = this.registry;
     collectDefaultMetrics({ register: registry });
     this.requests = new RequestMetrics(registry);
@@ -141,7 +140,7 @@ export class GatewayMetrics {
       help: 'The generation of the configuration being served: 1 at start, +1 for every reload applied.',
       registers: [registry],
       collect() {
-        this.set(state().generation);
+        this.set(holder.current.generation);
       },
     });
     this.#reloads = new Counter({
@@ -157,6 +156,14 @@ export class GatewayMetrics {
       registers: [registry],
     });
     this.#lastSuccess.setToCurrentTime();
+    // Prometheus's own convention (prometheus_config_last_reload_successful): an alert on it
+    // clears once the files are fixed or restored, which a count of rejections never does.
+    this.#lastSuccessful = new Gauge({
+      name: 'gatehouse_config_last_reload_successful',
+      help: 'Whether the files on disk are what is served: 1 after a start or a reload applied or found unchanged, 0 after a reload rejected.',
+      registers: [registry],
+    });
+    this.#lastSuccessful.set(1);
     new Gauge({
       name: 'gatehouse_certificate_not_after_seconds',
       help: "Expiry (notAfter, Unix seconds) of every certificate an endpoint trusts for its backend, and of the HTTPS listener's own (alias of listen.https.certificate).",
@@ -165,7 +172,7 @@ export class GatewayMetrics {
       collect() {
         // The set follows the configuration: certificates no longer used disappear from the scrape.
         this.reset();
-        for (const { alias, fingerprint256, notAfterMs } of certificatesInUse(state().config)) this.set({ alias, fingerprint: fingerprint256 }, notAfterMs / 1000);
+        for (const { alias, fingerprint256, notAfterMs } of certificatesInUse(holder.current.config)) this.set({ alias, fingerprint: fingerprint256 }, notAfterMs / 1000);
       },
     });
   }
@@ -173,40 +180,10 @@ export class GatewayMetrics {
   reloaded(result: ReloadResult): void {
     this.#reloads.inc({ result });
     if (result === 'applied') this.#lastSuccess.setToCurrentTime();
+    this.#lastSuccessful.set(result === 'rejected' ? 0 : 1);
   }
 
   metrics(): Promise<string> {
     return this.registry.metrics();
   }
-}
-
-export interface CertificateInUse {
-  readonly alias: string;
-  readonly fingerprint256: string;
-  readonly notAfterMs: number;
-  readonly subject: string;
-  /** `Shop 1.0 production`, or `listen.https` for the listener's own. */
-  readonly usedBy: readonly string[];
-}
-
-/** Every certificate the configuration uses, once per alias and fingerprint, with who uses it. */
-export function certificatesInUse(config: GatewayConfig): CertificateInUse[] {
-  const byKey = new Map<string, { alias: string; fingerprint256: string; notAfterMs: number; subject: string; usedBy: string[] }>();
-  const add = (alias: string, certificate: { fingerprint256: string; notAfterMs: number; subject: string }, user: string) => {
-    const key = `${alias}\0${certificate.fingerprint256}`;
-    let entry = byKey.get(key);
-    if (!entry) {
-      entry = { alias, fingerprint256: certificate.fingerprint256, notAfterMs: certificate.notAfterMs, subject: certificate.subject, usedBy: [] };
-      byKey.set(key, entry);
-    }
-    if (!entry.usedBy.includes(user)) entry.usedBy.push(user);
-  };
-  for (const api of config.apis) {
-    for (const endpoint of api.sandbox ? [api.production, api.sandbox] : [api.production]) {
-      for (const file of endpoint.certificates) for (const certificate of file.certificates) add(file.alias, certificate, `${api.name} ${api.version} ${endpoint.role}`);
-    }
-  }
-  const https = config.listen.https;
-  if (https) for (const certificate of https.credentials.certificates) add(https.certificate, certificate, 'listen.https');
-  return [...byKey.values()];
 }

@@ -1,4 +1,4 @@
-// The admin address (SPEC §5): GET /healthz, /readyz, /status, /metrics and POST /reload, on its
+// The admin address (docs/operations.md): GET /healthz, /readyz, /status, /metrics and POST /reload, on its
 // own listener (loopback by default). With admin.token set, /status and /reload need
 // `Authorization: Bearer <token>`; the comparison takes the same time whatever the guess.
 // /healthz, /readyz and /metrics stay open for probes and Prometheus, as in Envoy and Traefik:
@@ -6,20 +6,19 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Snapshot } from '../snapshot/snapshot.js';
+import path from 'node:path';
+import { toJson } from '../diagnostics.js';
 import type { ReloadOutcome } from '../reload/reloader.js';
+import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { GatewayMetrics } from './metrics.js';
 import { statusOf } from './status.js';
-import type { LastReload } from './status.js';
-import { toJson } from '../diagnostics.js';
-import path from 'node:path';
+import type { ReloadHistory } from './status.js';
 
 export interface AdminTarget {
-  readonly current: Snapshot;
+  readonly holder: SnapshotHolder;
   /** False once the gateway is stopping: /readyz answers 503 so that load balancers move away. */
-  readonly ready: boolean;
-  readonly lastReload: LastReload | undefined;
-  reloadNow(reason: string): Promise<ReloadOutcome>;
+  readonly ready: () => boolean;
+  readonly reloads: ReloadHistory & { reloadNow(reason: string): Promise<ReloadOutcome> };
 }
 
 interface Route {
@@ -34,9 +33,9 @@ export function createAdminServer(target: AdminTarget, metrics: GatewayMetrics):
     '/readyz': {
       method: 'GET',
       protected: false,
-      handle: (_req, res) => (target.ready ? sendText(res, 200, 'ready\n') : sendText(res, 503, 'stopping\n')),
+      handle: (_req, res) => (target.ready() ? sendText(res, 200, 'ready\n') : sendText(res, 503, 'stopping\n')),
     },
-    '/status': { method: 'GET', protected: true, handle: (_req, res) => sendJson(res, 200, statusOf(target.current, target.lastReload)) },
+    '/status': { method: 'GET', protected: true, handle: (_req, res) => sendJson(res, 200, statusOf(target.holder.current, target.reloads)) },
     '/metrics': {
       method: 'GET',
       protected: false,
@@ -50,9 +49,10 @@ export function createAdminServer(target: AdminTarget, metrics: GatewayMetrics):
       method: 'POST',
       protected: true,
       handle: async (_req, res) => {
-        const outcome = await target.reloadNow('POST /reload');
-        const folder = path.dirname(target.current.config.file);
-        const body: Record<string, unknown> = { result: outcome.kind, durationMs: outcome.durationMs, generation: target.current.generation };
+        const outcome = await target.reloads.reloadNow('POST /reload');
+        const { current } = target.holder;
+        const folder = path.dirname(current.config.file);
+        const body: Record<string, unknown> = { result: outcome.kind, durationMs: outcome.durationMs, generation: current.generation };
         if (outcome.kind !== 'unchanged') {
           body.errors = outcome.diagnostics.filter((d) => d.severity === 'error').map((d) => toJson(d, folder));
           body.warnings = outcome.diagnostics.filter((d) => d.severity === 'warning').map((d) => toJson(d, folder));
@@ -74,7 +74,7 @@ export function createAdminServer(target: AdminTarget, metrics: GatewayMetrics):
       res.setHeader('allow', route.method === 'GET' ? 'GET, HEAD' : route.method);
       return sendJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${pathname} accepts ${route.method}` } });
     }
-    const token = target.current.config.admin.token;
+    const token = target.holder.current.config.admin.token;
     if (route.protected && token && !bearerMatches(req.headers.authorization, token)) {
       res.setHeader('www-authenticate', 'Bearer realm="gatehouse admin"');
       return sendJson(res, 401, { error: { code: 'UNAUTHORIZED', message: `${pathname} needs "Authorization: Bearer <admin.token>"` } });

@@ -1,17 +1,18 @@
-// GET /status: what the gateway serves, as JSON (SPEC §5). Built from the configuration summary
-// that reloads log and `gatehouse plan` compares (config/summary.ts), plus the runtime state:
-// generation, when loaded, the last reload's result, each endpoint's state, days left of each
-// certificate. Never a secret: the summary carries no token, passphrase or key, and messages
-// quote values as written in the file, never as expanded from the environment.
+// GET /status: what the gateway serves, as JSON (docs/operations.md). Built from the configuration
+// summary that reloads log and `gatehouse plan` compares (config/summary.ts), plus the runtime
+// state: generation, when loaded, the last reload and the last rejection, each endpoint's state,
+// days left of each certificate. Never a secret: the summary carries no token, passphrase or key,
+// and messages quote values as written in the file, never as expanded from the environment.
 import path from 'node:path';
-import { apiName } from '../config/diff.js';
 import { summarizeConfig } from '../config/summary.js';
 import type { ApiSummary, CertificateFileSummary, ConfigSummary, EndpointSummary } from '../config/summary.js';
+import { certificateUsers, endpointsOf, isPending } from '../config/usage.js';
+import type { EndpointConfig } from '../config/types.js';
 import { toJson } from '../diagnostics.js';
+import type { Diagnostic } from '../diagnostics.js';
 import type { ReloadOutcome } from '../reload/reloader.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
-
-const DAY_MS = 86_400_000;
+import { daysLeft } from '../time.js';
 
 export type LastReload = ReloadOutcome & { readonly at: Date };
 
@@ -36,55 +37,64 @@ export interface StatusDocument {
   readonly generation: number;
   readonly loadedAt: string;
   readonly configFile: string;
+  /** The last reload, whatever its result; `unchanged` says the files on disk are what is served. */
   readonly lastReload: Record<string, unknown> | null;
+  /** The last reload rejected, if any, even when later reloads went well: when and why. */
+  readonly lastRejection: Record<string, unknown> | null;
   readonly apis: readonly ApiStatus[];
   readonly certificates: readonly CertificateFileStatus[];
 }
 
-export function statusOf(snapshot: Snapshot, lastReload: LastReload | undefined, nowMs = Date.now()): StatusDocument {
+export interface ReloadHistory {
+  readonly last: LastReload | undefined;
+  readonly lastRejected: LastReload | undefined;
+}
+
+export function statusOf(snapshot: Snapshot, reloads: ReloadHistory, nowMs = Date.now()): StatusDocument {
   const { config } = snapshot;
   const summary = summarizeConfig(config);
   const folder = path.dirname(config.file);
-  const usedBy = new Map<string, string[]>();
-  for (const api of summary.apis) {
-    for (const [role, endpoint] of Object.entries(api.endpoints)) {
-      for (const alias of endpoint?.certificates ?? []) {
-        const list = usedBy.get(alias) ?? [];
-        list.push(`${apiName(api)} ${role}`);
-        usedBy.set(alias, list);
-      }
-    }
-  }
-  const endpoint = (e: EndpointSummary): EndpointStatus => ({ ...e, state: e.certificates.length > 0 && e.trustedFingerprints.length === 0 ? 'pending-certificate' : 'ready' });
+  const users = certificateUsers(endpointsOf(config));
+  const withState = (e: EndpointSummary, compiled: EndpointConfig): EndpointStatus => ({ ...e, state: isPending(compiled) ? 'pending-certificate' : 'ready' });
+  const messages = (diagnostics: readonly Diagnostic[]) => ({
+    errors: diagnostics.filter((d) => d.severity === 'error').map((d) => toJson(d, folder)),
+    warnings: diagnostics.filter((d) => d.severity === 'warning').map((d) => toJson(d, folder)),
+  });
+  const { last, lastRejected } = reloads;
   return {
     revision: summary.revision,
     inventoryDigest: summary.inventoryDigest,
     generation: snapshot.generation,
     loadedAt: snapshot.loadedAt.toISOString(),
     configFile: config.file,
-    lastReload: lastReload
+    lastReload: last
       ? {
-          result: lastReload.kind,
-          at: lastReload.at.toISOString(),
-          reason: lastReload.reason,
-          durationMs: lastReload.durationMs,
-          ...(lastReload.kind === 'applied' ? { generation: lastReload.generation, revision: lastReload.revision } : {}),
-          ...(lastReload.kind !== 'unchanged'
-            ? {
-                errors: lastReload.diagnostics.filter((d) => d.severity === 'error').map((d) => toJson(d, folder)),
-                warnings: lastReload.diagnostics.filter((d) => d.severity === 'warning').map((d) => toJson(d, folder)),
-              }
-            : {}),
+          result: last.kind,
+          at: last.at.toISOString(),
+          reason: last.reason,
+          durationMs: last.durationMs,
+          ...(last.kind === 'applied' ? { generation: last.generation, revision: last.revision } : {}),
+          ...(last.kind === 'unchanged' ? { files: 'the files match the configuration served' } : messages(last.diagnostics)),
         }
       : null,
-    apis: summary.apis.map((api) => ({
-      ...api,
-      endpoints: { production: endpoint(api.endpoints.production), ...(api.endpoints.sandbox ? { sandbox: endpoint(api.endpoints.sandbox) } : {}) },
-    })),
+    lastRejection:
+      lastRejected?.kind === 'rejected'
+        ? { at: lastRejected.at.toISOString(), reason: lastRejected.reason, ...messages(lastRejected.diagnostics), current: last?.kind === 'rejected' }
+        : null,
+    apis: summary.apis.map((api, i) => {
+      const compiled = config.apis[i]!;
+      return {
+        ...api,
+        endpoints: {
+          production: withState(api.endpoints.production, compiled.production),
+          ...(api.endpoints.sandbox && compiled.sandbox ? { sandbox: withState(api.endpoints.sandbox, compiled.sandbox) } : {}),
+        },
+      };
+    }),
     certificates: summary.certificates.map((file) => ({
       ...file,
-      certificates: file.certificates.map((c) => ({ ...c, daysLeft: Math.floor((Date.parse(c.notAfter) - nowMs) / DAY_MS) })),
-      usedBy: usedBy.get(file.alias) ?? [],
+      certificates: file.certificates.map((c) => ({ ...c, daysLeft: daysLeft(Date.parse(c.notAfter), nowMs) })),
+      usedBy: (users.get(file.alias) ?? []).map((e) => e.name),
     })),
   };
 }

@@ -5,7 +5,7 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import forge from 'node-forge';
-import type { CertificateInfo, ListenerCredentials } from '../config/types.js';
+import type { CertificateInfo, ListenerCredentials } from './types.js';
 import { describeCertificate, parseCertificateBytes } from './parse.js';
 import { MAX_CERTIFICATE_FILE_BYTES, describeFsError, fileExists, readContainedFile } from './read.js';
 import type { FileRead } from './read.js';

@@ -2,7 +2,7 @@
 // content rather than by extension. Node's crypto.X509Certificate does the parsing (it reads
 // every key type; node-forge does not read EC keys).
 import { X509Certificate, createHash } from 'node:crypto';
-import type { CertificateInfo } from '../config/types.js';
+import type { CertificateInfo } from './types.js';
 
 export type ParsedCertificateFile =
   | { readonly ok: true; readonly certificates: CertificateInfo[]; readonly hasPrivateKey: boolean }
@@ -156,6 +156,11 @@ export function describeCertificate(x509: X509Certificate): CertificateInfo {
   };
   x509ByInfo.set(info, x509);
   return info;
+}
+
+/** The CN of the subject, when there is one. */
+export function commonNameOf(info: CertificateInfo): string | undefined {
+  return /(?:^|, )CN=([^,]+)/.exec(info.subject)?.[1];
 }
 
 /** The shortest name of a certificate for a message: its subject, or its SANs when the subject is empty. */

@@ -31,6 +31,8 @@ export interface CertificateDirectory {
   readonly directory: string;
   /** Why the folder could not be listed (absent: it was). */
   readonly error?: string;
+  /** The folder does not exist (ENOENT): a first start before its files are made, or a folder that went away. */
+  readonly missing?: boolean;
   readonly files: readonly CertificateFileRead[];
 }
 
@@ -54,7 +56,7 @@ export async function readCertificateDirectory(directory: string): Promise<Certi
     realDirectory = await realpath(directory);
     entries = await readdir(realDirectory, { withFileTypes: true });
   } catch (e) {
-    return { directory, error: describeFsError(e), files: [] };
+    return { directory, error: describeFsError(e), ...((e as NodeJS.ErrnoException).code === 'ENOENT' ? { missing: true } : {}), files: [] };
   }
   // Hidden entries are Kubernetes' ..data links and timestamped folders, and editors' temp files.
   const candidates = entries

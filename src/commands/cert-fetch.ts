@@ -4,29 +4,30 @@
 // only when --sha256 matches the leaf, or after an interactive "yes" on a terminal. In a script
 // without --sha256 it refuses and prints the fingerprint and the command to run once compared:
 // never trust-on-first-use silently. An existing file of the alias is replaced only with --force.
-import { X509Certificate, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { link, mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { isIP } from 'node:net';
 import { isatty } from 'node:tty';
 import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs } from '../cli/io.js';
 import type { CommandIo } from '../cli/io.js';
-import { plural } from '../certs/check.js';
-import { bareHost, certificateNamesHost, verifierAccepts } from '../certs/hostname.js';
-import { certificateLabel, parseCertificateBytes } from '../certs/parse.js';
-import { fetchPresentedChain } from '../certs/probe.js';
-import type { PresentedChain } from '../certs/probe.js';
-import { aliasOf, describeFsError, fileExists } from '../certs/read.js';
+import { errorCode } from '../backend/failure.js';
+import { fetchPresentedChain } from '../backend/probe.js';
+import type { PresentedChain } from '../backend/probe.js';
+import { bareHost, checkedHostClause, certificateNamesHost, hostnameRemedy, namesOf, verifierAccepts } from '../certs/hostname.js';
+import { certificateLabel, parseCertificateBytes, x509Of } from '../certs/parse.js';
+import { aliasOf, describeFsError } from '../certs/read.js';
+import type { CertificateInfo } from '../certs/types.js';
+import { writeFileAtomic } from '../certs/write.js';
+import { readCertsFolderSetting } from '../config/certs-folder.js';
 import { formatDuration, parseDuration } from '../config/durations.js';
-import { interpolate } from '../config/interpolate.js';
 import { loadConfig } from '../config/load.js';
-import { parseConfigText } from '../config/parse.js';
-import type { CertificateInfo, EndpointConfig, GatewayConfig } from '../config/types.js';
+import type { EndpointConfig, GatewayConfig } from '../config/types.js';
+import { certificateUsers, endpointsOf, verifiedHost } from '../config/usage.js';
 import { displayPath } from '../diagnostics.js';
-import { errorCode } from '../proxy/errors.js';
-import { verifiedHost } from '../snapshot/backend-tls.js';
+import { plural, quoteArg } from '../text.js';
+import { daysLeft, daysSince } from '../time.js';
 
 export const CERT_FETCH_USAGE = `Usage: gatehouse cert fetch <https-url> --alias NAME [--sha256 FINGERPRINT] [--force] [options]
 
@@ -60,7 +61,6 @@ export interface CertFetchIo extends CommandIo {
 
 const DEFAULT_CONFIG = 'gateway.yaml';
 const DEFAULT_TIMEOUT_MS = 10_000;
-const DAY_MS = 86_400_000;
 /** Letters, digits, ".", "_", "-"; not starting with "." (the certificates folder ignores hidden files). */
 const ALIAS = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 const MAX_ALIAS_LENGTH = 200;
@@ -157,7 +157,7 @@ export async function certFetchCommand(args: string[], io: CertFetchIo): Promise
   }
 
   try {
-    await writeChain(outFile, chain, url, Boolean(values.force));
+    await writeFileAtomic(outFile, chainFileText(chain, url), { replace: Boolean(values.force) });
   } catch (e) {
     const reason = (e as NodeJS.ErrnoException).code === 'EEXIST' ? 'it appeared meanwhile; pass --force to replace it' : describeFsError(e);
     io.stderr.write(`gatehouse cert fetch: cannot write ${show(outFile)}: ${reason}. Nothing written.\n`);
@@ -209,10 +209,6 @@ function colonHex(hex: string): string {
   return hex.toUpperCase().replace(/(..)(?!$)/g, '$1:');
 }
 
-function quoteArg(value: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 function rerunCommand(url: string, alias: string, fingerprint: string, values: { force?: boolean; 'leaf-only'?: boolean; config?: string; out?: string; servername?: string; timeout?: string }): string {
   const parts = ['gatehouse', 'cert', 'fetch', url, '--alias', alias, '--sha256', fingerprint];
   if (values.force) parts.push('--force');
@@ -242,8 +238,9 @@ async function resolveTarget(configFile: string, out: string | undefined, io: Co
     return { directory: path.resolve(io.cwd, out), configFile, ...(config ? { config } : { configProblem: loadProblem(show, diagnostics) }) };
   }
   if (config) return { directory: config.certs.directory, configFile, config };
-  const missing = diagnostics.some((d) => d.code === 'CONFIG_READ');
-  const directory = (missing ? undefined : await certsDirectoryAsWritten(configFile, io.env)) ?? path.join(path.dirname(configFile), 'certs');
+  // The file does not load: its certs.directory as written, else the default folder beside it.
+  const setting = await readCertsFolderSetting(configFile, io.env);
+  const directory = 'directory' in setting ? setting.directory : path.join(path.dirname(configFile), 'certs');
   return { directory, configFile, configProblem: loadProblem(show, diagnostics) };
 }
 
@@ -251,23 +248,6 @@ function loadProblem(show: string, diagnostics: readonly { code: string; severit
   if (diagnostics.some((d) => d.code === 'CONFIG_READ')) return `there is no ${show} to tell which endpoints use it`;
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   return `${show} does not load (${plural(errors, 'error')}: run \`gatehouse validate\`), so which endpoints use it is unknown`;
-}
-
-/**
- * certs.directory of a configuration that does not load (an expired certificate with
- * certs.expired: reject, the very one being renewed, is enough): read from the document as
- * written, so the file still lands where the gateway looks.
- */
-async function certsDirectoryAsWritten(configFile: string, env: CommandIo['env']): Promise<string | undefined> {
-  try {
-    const parsed = parseConfigText(await readFile(configFile, 'utf8'), configFile);
-    if (!parsed.ok) return undefined;
-    const data = interpolate(parsed.data, env).data as { certs?: { directory?: unknown } } | null;
-    const directory = data?.certs?.directory;
-    return typeof directory === 'string' && directory !== '' ? path.resolve(path.dirname(configFile), directory) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Files of the folder that carry the alias, as the gateway reads them (any case of extension, hidden files ignored). */
@@ -318,9 +298,9 @@ function kindOf(info: CertificateInfo, index: number): string {
 
 function validityOf(info: CertificateInfo, nowMs: number): string {
   const notBeforeMs = Date.parse(info.notBefore);
-  if (nowMs > info.notAfterMs) return `EXPIRED ${plural(Math.floor((nowMs - info.notAfterMs) / DAY_MS), 'day')} ago`;
-  if (nowMs < notBeforeMs) return `NOT VALID YET, for ${plural(Math.ceil((notBeforeMs - nowMs) / DAY_MS), 'day')}`;
-  return `${plural(Math.floor((info.notAfterMs - nowMs) / DAY_MS), 'day')} left`;
+  if (nowMs > info.notAfterMs) return `EXPIRED ${plural(daysSince(info.notAfterMs, nowMs), 'day')} ago`;
+  if (nowMs < notBeforeMs) return `NOT VALID YET, for ${plural(-daysLeft(notBeforeMs, nowMs), 'day')}`;
+  return `${plural(daysLeft(info.notAfterMs, nowMs), 'day')} left`;
 }
 
 function renderChain(url: URL, servername: string | undefined, fetched: PresentedChain, nowMs: number): string {
@@ -354,54 +334,25 @@ function chainFileText(chain: readonly CertificateInfo[], url: URL): string {
 }
 
 /**
- * Writes through a hidden file in the same folder and a rename (or a link, which refuses to
- * replace), so the watcher never reads half a file and a file that appeared meanwhile is kept.
+ * Which endpoints reference the alias, whether their hostname verifiers accept the leaf, and when
+ * the gateway sees the file. The leaf is what the backend presents, so its names must match
+ * whatever else is trusted, a CA:TRUE flag or the system roots included.
  */
-async function writeChain(file: string, chain: readonly CertificateInfo[], url: URL, replace: boolean): Promise<void> {
-  const directory = path.dirname(file);
-  await mkdir(directory, { recursive: true });
-  const temporary = path.join(directory, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  await writeFile(temporary, chainFileText(chain, url), { mode: 0o644, flag: 'wx' });
-  try {
-    if (replace) {
-      await rename(temporary, file);
-      return;
-    }
-    try {
-      await link(temporary, file);
-    } catch (e) {
-      // Hard links are not everywhere (some mounted volumes); fall back to a rename.
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw e;
-      if (await fileExists(file)) throw Object.assign(new Error(`${file} exists`), { code: 'EEXIST' });
-      await rename(temporary, file);
-    }
-  } finally {
-    await unlink(temporary).catch(() => undefined);
-  }
-}
-
-/** Which endpoints reference the alias, whether they accept the leaf's names, and when the gateway sees the file. */
 function usageNotes(alias: string, leaf: CertificateInfo, host: string, outFile: string, target: Target, show: (file: string) => string): string[] {
   const notes: string[] = [];
   const { config } = target;
-  const x509 = new X509Certificate(leaf.pem);
+  const x509 = x509Of(leaf);
   if (!config) {
     notes.push(`Certificate alias "${alias}": ${target.configProblem ?? 'no configuration'}.`);
     notes.push(`A running gateway whose certificates folder is ${show(target.directory)} picks the file up within its reload.interval, or at once on SIGHUP or POST /reload.`);
     return notes;
   }
-  const users: { endpoint: EndpointConfig; description: string }[] = [];
-  for (const api of config.apis) {
-    for (const endpoint of api.sandbox ? [api.production, api.sandbox] : [api.production]) {
-      if (endpoint.certificateAliases.includes(alias)) users.push({ endpoint, description: `API "${api.name}" version ${api.version}, ${endpoint.role} endpoint (${endpoint.path})` });
-    }
-  }
-  for (const { endpoint, description } of users) {
-    const host = verifiedHost(endpoint);
-    if (leaf.isCA || endpoint.tls.trustSystemCAs || verifierAccepts(endpoint.tls.hostnameVerifier, x509, host)) continue;
-    notes.push(
-      `warning: the leaf names ${leaf.subjectAltNames.join(', ') || leaf.subject} but not "${host}", which the ${endpoint.tls.hostnameVerifier} hostname verifier of ${description} checks: set its tls.serverName to one of those names, or have the certificate reissued.`,
-    );
+  const users: readonly EndpointConfig[] = certificateUsers(endpointsOf(config)).get(alias) ?? [];
+  const describe = (endpoint: EndpointConfig) => `${endpoint.description} (${endpoint.path})`;
+  for (const endpoint of users) {
+    const checked = verifiedHost(endpoint);
+    if (verifierAccepts(checked.verifier, x509, checked.host)) continue;
+    notes.push(`warning: the leaf names ${namesOf(leaf)} but not ${checkedHostClause(checked)} for ${describe(endpoint)}: ${hostnameRemedy(checked)}.`);
   }
   const ownFolder = path.resolve(target.directory) === path.resolve(config.certs.directory);
   const where = ownFolder ? '' : ` (note: ${show(config.file)} reads certificates from ${show(config.certs.directory)}, not ${show(target.directory)})`;
@@ -409,12 +360,12 @@ function usageNotes(alias: string, leaf: CertificateInfo, host: string, outFile:
   if (users.length === 0) {
     notes.push(`No endpoint of ${show(config.file)} references certificate alias "${alias}" yet: set \`certificate: ${alias}\` on the endpoint it is for${where}. A running gateway picks it up within reload.interval (${interval}), or at once on SIGHUP or POST /reload.`);
   } else {
-    const names = users.map((u) => u.description).join('; ');
+    const names = users.map(describe).join('; ');
     notes.push(`Certificate alias "${alias}" is used by ${names}${where}. A running gateway picks ${show(outFile)} up within reload.interval (${interval}), or at once on SIGHUP or POST /reload.`);
   }
   // No endpoint to say which name is verified: the URL's (or --servername's) is the likely one.
-  if (users.length === 0 && !leaf.isCA && !certificateNamesHost(x509, host)) {
-    notes.push(`note: the leaf does not name "${host}" (it names ${leaf.subjectAltNames.join(', ') || leaf.subject}): an endpoint for it needs tls.serverName set to one of those names, unless its hostnameVerifier says otherwise.`);
+  if (users.length === 0 && !certificateNamesHost(x509, host)) {
+    notes.push(`note: the leaf does not name "${host}" (it names ${namesOf(leaf)}): an endpoint for it needs tls.serverName set to one of those names, unless its hostnameVerifier says otherwise.`);
   }
   return notes;
 }

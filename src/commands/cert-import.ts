@@ -2,22 +2,21 @@
 // A Java truststore (JKS, JCEKS) or a PKCS#12 file → one PEM file per certificate in the
 // certificates folder, named by alias. Everything is checked before the first file is written:
 // the password, every certificate, every name, every existing file.
-import { X509Certificate, randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs } from '../cli/io.js';
 import type { CommandIo } from '../cli/io.js';
 import { formatTable } from '../cli/table.js';
-import { plural } from '../certs/check.js';
 import { MAX_KEYSTORE_FILE_BYTES, parseKeystore, safeAlias } from '../certs/keystore.js';
 import type { KeystoreEntry } from '../certs/keystore.js';
-import { certificateLabel, describeCertificate } from '../certs/parse.js';
+import { certificateLabel, commonNameOf, describeCertificate } from '../certs/parse.js';
 import { CERTIFICATE_EXTENSIONS, describeFsError } from '../certs/read.js';
-import { interpolate } from '../config/interpolate.js';
-import { formatOf, parseConfigText } from '../config/parse.js';
-import { isRecord } from '../config/source-map.js';
-import type { CertificateInfo } from '../config/types.js';
+import type { CertificateInfo } from '../certs/types.js';
+import { writeFileAtomic } from '../certs/write.js';
+import { readCertsFolderSetting } from '../config/certs-folder.js';
 import { displayPath, formatText } from '../diagnostics.js';
+import { plural } from '../text.js';
 
 export const PASSWORD_VARIABLE = 'GATEHOUSE_KEYSTORE_PASSWORD';
 
@@ -153,10 +152,10 @@ export async function certImportCommand(args: string[], io: CommandIo): Promise<
   const dryRun = values['dry-run'];
   if (!dryRun) {
     try {
-      await mkdir(directory, { recursive: true });
-      for (const p of selected) await writeCertificate(directory, p);
+      for (const p of selected) await writeCertificate(directory, p, values.force);
     } catch (e) {
-      return fail(`writing into ${folder} failed: ${describeFsError(e)}`);
+      const reason = (e as NodeJS.ErrnoException).code === 'EEXIST' ? `${(e as Error).message.replace(/ exists$/, '')} appeared meanwhile (--force replaces it)` : describeFsError(e);
+      return fail(`writing into ${folder} failed: ${reason}`);
     }
   }
 
@@ -188,7 +187,7 @@ function entryName(entry: KeystoreEntry, index: number): string {
 }
 
 function commonName(info: CertificateInfo): string | undefined {
-  return /(?:^|, )CN=([^,]+)/.exec(info.subject)?.[1] ?? info.subjectAltNames[0]?.replace(/^[^:]*:/, '');
+  return commonNameOf(info) ?? info.subjectAltNames[0]?.replace(/^[^:]*:/, '');
 }
 
 async function readKeystoreFile(file: string): Promise<{ bytes: Buffer } | { error: string }> {
@@ -220,32 +219,16 @@ async function certificatesFolder(
   if (out !== undefined) return { directory: path.resolve(io.cwd, out) };
   const file = path.resolve(io.cwd, config ?? 'gateway.yaml');
   const shown = displayPath(file, io.cwd);
-  let text: string;
-  try {
-    const handle = await open(file, 'r');
-    try {
-      text = await handle.readFile('utf8');
-    } finally {
-      await handle.close();
-    }
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && config === undefined) {
-      return { directory: path.resolve(io.cwd, 'certs'), note: ` (there is no ${shown} here: the default folder)` };
-    }
-    return { error: `cannot read ${shown}, whose certs.directory receives the files: ${describeFsError(e)}; pass --out DIR to write elsewhere` };
+  const setting = await readCertsFolderSetting(file, io.env);
+  if ('error' in setting) {
+    const diagnostics = setting.diagnostics ? `:\n${formatText(setting.diagnostics, io.cwd).trimEnd()}` : '';
+    return { error: `${shown}, whose certs.directory receives the files: ${setting.error}; fix it or pass --out DIR${diagnostics}` };
   }
-  const parsed = parseConfigText(text, file, formatOf(file));
-  if (!parsed.ok) {
-    return { error: `${shown} does not parse, so its certs.directory is unknown; fix it or pass --out DIR:\n${formatText(parsed.diagnostics, io.cwd).trimEnd()}` };
+  if (setting.configMissing) {
+    if (config !== undefined) return { error: `cannot read ${shown}, whose certs.directory receives the files: it does not exist; pass --out DIR to write elsewhere` };
+    return { directory: setting.directory, note: ` (there is no ${shown} here: the default folder)` };
   }
-  const expanded = interpolate(parsed.data, io.env);
-  const problem = expanded.problems.find((p) => p.pointer === '/certs/directory');
-  if (problem) return { error: `${shown}: certs.directory: ${problem.message}` };
-  const certs = isRecord(expanded.data) ? expanded.data.certs : undefined;
-  const directory = isRecord(certs) ? certs.directory : undefined;
-  if (directory === undefined) return { directory: path.resolve(path.dirname(file), 'certs') };
-  if (typeof directory !== 'string' || directory === '') return { error: `${shown}: certs.directory must be a folder name (run gatehouse validate)` };
-  return { directory: path.resolve(path.dirname(file), directory) };
+  return { directory: setting.directory };
 }
 
 /** The folder's entries by lower-case name (a case-insensitive file system would make Orders.crt and orders.crt one file). */
@@ -259,23 +242,12 @@ async function listFolder(directory: string): Promise<{ names: Map<string, strin
   }
 }
 
-/**
- * Written under a hidden temporary name and renamed into place: a running gateway (which ignores
- * hidden files) reloads once, on a complete file.
- */
-async function writeCertificate(directory: string, p: Planned): Promise<void> {
+/** Each file is renamed into place complete: a running gateway (which ignores hidden files) reloads once, on whole files. */
+async function writeCertificate(directory: string, p: Planned, replace: boolean): Promise<void> {
   const finalPath = path.join(directory, p.file);
   // safeAlias guarantees this; checked again where it matters, next to the write.
   if (path.dirname(finalPath) !== path.resolve(directory) || p.alias.startsWith('.') || p.alias.includes('/')) {
     throw new Error(`refusing to write "${p.file}" outside ${directory}`);
   }
-  const temporary = path.join(directory, `.${p.file}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await writeFile(temporary, p.info.pem.endsWith('\n') ? p.info.pem : `${p.info.pem}\n`, { mode: 0o644, flag: 'wx' });
-    await chmod(temporary, 0o644); // whatever the umask: a certificate is public
-    await rename(temporary, finalPath);
-  } catch (e) {
-    await rm(temporary, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(finalPath, p.info.pem.endsWith('\n') ? p.info.pem : `${p.info.pem}\n`, { replace });
 }

@@ -6,14 +6,18 @@ import path from 'node:path';
 import { EXIT_FAILED, EXIT_OK, configFileArg, formatArg, parseCommandArgs } from '../cli/io.js';
 import type { CommandIo } from '../cli/io.js';
 import { formatTable } from '../cli/table.js';
-import { expiryState, plural } from '../certs/check.js';
+import { expiryState } from '../certs/expiry.js';
 import { aliasOf } from '../certs/read.js';
+import type { CertificateInfo } from '../certs/types.js';
 import { loadConfig } from '../config/load.js';
-import { summarizeCertificateFile } from '../config/summary.js';
+import { summarizeCertificate } from '../config/summary.js';
 import type { CertificateSummary } from '../config/summary.js';
-import type { CertificateInfo, EndpointConfig, GatewayConfig } from '../config/types.js';
+import type { GatewayConfig } from '../config/types.js';
+import { endpointsOf } from '../config/usage.js';
 import { displayPath, formatText } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
+import { plural } from '../text.js';
+import { daysLeft } from '../time.js';
 
 export const CERT_LIST_USAGE = `Usage: gatehouse cert list [-c gateway.yaml] [--format text|json]
 
@@ -30,7 +34,6 @@ Options:
 `;
 
 const FORMATS = ['text', 'json'] as const;
-const DAY_MS = 86_400_000;
 
 export type InventoryStatus = 'used' | 'unreferenced' | 'pending' | 'unusable';
 
@@ -144,11 +147,8 @@ function userLabel(user: InventoryUser): string {
 export function inventoryOf(config: GatewayConfig, diagnostics: readonly Diagnostic[], nowMs: number): InventoryEntry[] {
   const users = new Map<string, InventoryUser[]>();
   const pending = new Map<string, InventoryUser[]>();
-  const endpoints: [EndpointConfig, string, string][] = config.apis.flatMap((api) =>
-    (api.sandbox ? [api.production, api.sandbox] : [api.production]).map((e): [EndpointConfig, string, string] => [e, api.name, api.version]),
-  );
-  for (const [endpoint, api, version] of endpoints) {
-    const user: InventoryUser = { path: endpoint.path, api, version, endpoint: endpoint.role };
+  for (const endpoint of endpointsOf(config)) {
+    const user: InventoryUser = { path: endpoint.path, api: endpoint.api.name, version: endpoint.api.version, endpoint: endpoint.role };
     for (const alias of endpoint.certificateAliases) {
       const map = endpoint.pendingAliases.includes(alias) ? pending : users;
       map.set(alias, [...(map.get(alias) ?? []), user]);
@@ -159,8 +159,7 @@ export function inventoryOf(config: GatewayConfig, diagnostics: readonly Diagnos
 
   const describe = (c: CertificateInfo): InventoryCertificate => {
     const state = expiryState(c, nowMs, config.certs.warnBeforeMs).state;
-    const summary = summarizeCertificateFile({ alias: '', path: '', sha256: '', certificates: [c] }).certificates[0]!;
-    return { ...summary, daysLeft: Math.floor((c.notAfterMs - nowMs) / DAY_MS), state };
+    return { ...summarizeCertificate(c), daysLeft: daysLeft(c.notAfterMs, nowMs), state };
   };
 
   const entries: InventoryEntry[] = config.inventory.map((file) => {

@@ -1,5 +1,5 @@
 // gatehouse plan [-c file] [--against http://127.0.0.1:9901]
-// What applying this file would change (SPEC §6), as `terraform plan` says it: APIs and endpoints
+// What applying this file would change (docs/operations.md), as `terraform plan` says it: APIs and endpoints
 // added, removed or changed, trust changes with the certificates' fingerprints and days left,
 // timeout and TLS changes. Compared with a running gateway's /status, or without --against with
 // the version of the file committed in git (HEAD), or with nothing (everything is added).
@@ -20,6 +20,7 @@ import { summarizeConfig } from '../config/summary.js';
 import type { CertificateFileSummary, CertificateSummary, ConfigSummary } from '../config/summary.js';
 import { CERTIFICATE_EXTENSIONS } from '../certs/read.js';
 import { displayPath, formatText, hasErrors } from '../diagnostics.js';
+import { daysLeft } from '../time.js';
 
 export const PLAN_USAGE = `Usage: gatehouse plan [-c gateway.yaml] [--against URL] [--format text|json]
 
@@ -38,7 +39,6 @@ Options:
 Exit code: 0 (changes or not), 1 when the file has errors or the comparison cannot be made.
 `;
 
-const DAY_MS = 86_400_000;
 const run = promisify(execFile);
 
 interface Baseline {
@@ -218,8 +218,8 @@ function renderEndpointField(field: FieldChange, describeFingerprint: (fingerpri
 }
 
 function describeCertificate(c: CertificateSummary, nowMs: number): string {
-  const daysLeft = Math.floor((Date.parse(c.notAfter) - nowMs) / DAY_MS);
-  const expiry = daysLeft < 0 ? `EXPIRED ${-daysLeft} days ago` : `${daysLeft} days left`;
+  const left = daysLeft(Date.parse(c.notAfter), nowMs);
+  const expiry = left < 0 ? `EXPIRED ${-left} days ago` : `${left} days left`;
   return `${c.subject}, expires ${new Date(c.notAfter).toISOString().slice(0, 10)} (${expiry}), SHA-256 ${c.fingerprint256}`;
 }
 

@@ -13,7 +13,8 @@ export const RUN_USAGE = `Usage: gatehouse run [-c gateway.yaml] [--pretty] [--l
 Serves the APIs of the configuration, and applies changes to it and to the certificates folder
 at most once per reload.interval. Logs are JSON lines on stdout (--pretty for people).
 SIGHUP: reload at once. SIGTERM or SIGINT: stop accepting, let requests in flight finish
-(listen.shutdownTimeout), exit 0.
+(listen.shutdownTimeout), exit 0. While stopping, SIGHUP is ignored and a second SIGTERM or
+SIGINT changes nothing; a third stops at once, cutting the requests still in flight (exit 1).
 
 Options:
   -c, --config FILE    the configuration (default: gateway.yaml in the current folder)
@@ -41,15 +42,29 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
     return EXIT_FAILED;
   }
   const { gateway } = started;
-  const onHangup = () => void gateway.reloader.reloadNow('SIGHUP');
-  process.on('SIGHUP', onHangup);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+  // Installed for the life of the process: a signal without a handler would kill it with its
+  // default action, resetting every request in flight.
+  process.on('SIGHUP', () => {
+    if (gateway.stopping) logger.info({ signal: 'SIGHUP' }, 'stopping: SIGHUP ignored (no reload while requests drain)');
+    else void gateway.reloader.reloadNow('SIGHUP');
   });
-  process.off('SIGHUP', onHangup);
-  logger.info({ signal }, 'signal received');
-  logger.flush();
-  await gateway.stop();
-  return EXIT_OK;
+  const outcome = await new Promise<'stopped' | 'aborted'>((resolve) => {
+    let received = 0;
+    const onStop = (signal: NodeJS.Signals): void => {
+      received++;
+      if (received === 1) {
+        logger.info({ signal }, 'signal received');
+        logger.flush();
+        void gateway.stop().then(() => resolve('stopped'));
+      } else if (received === 2) {
+        logger.warn({ signal }, 'already stopping: requests in flight are finishing within listen.shutdownTimeout; send it once more to stop at once and cut them');
+      } else {
+        logger.warn({ signal }, 'stopping at once: the connections of requests still in flight are closed');
+        void gateway.abort().then(() => resolve('aborted'));
+      }
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+  });
+  return outcome === 'stopped' ? EXIT_OK : EXIT_FAILED;
 }

@@ -7,7 +7,8 @@ import { loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { displayPath, formatGithub, formatText, hasErrors, toJson } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
-import { plural } from '../certs/check.js';
+import { endpointsOf } from '../config/usage.js';
+import { plural } from '../text.js';
 
 export const VALIDATE_USAGE = `Usage: gatehouse validate [-c gateway.yaml] [--format text|json|github]
 
@@ -53,7 +54,7 @@ export async function validateCommand(args: string[], io: CommandIo): Promise<nu
 }
 
 function summarize(config: GatewayConfig) {
-  const endpoints = config.apis.flatMap((api) => (api.sandbox ? [api.production, api.sandbox] : [api.production]));
+  const endpoints = endpointsOf(config);
   const aliases = new Set(endpoints.flatMap((e) => e.certificateAliases));
   const pending = new Set(endpoints.flatMap((e) => e.pendingAliases));
   return { apis: config.apis.length, endpoints: endpoints.length, certificates: aliases.size, pendingCertificates: pending.size, revision: config.revision };

@@ -1,29 +1,24 @@
 // Compile: a valid document plus the files read from the certificates folder → the typed,
 // effective configuration (inheritance applied, durations in milliseconds, certificates parsed),
-// with the certificate diagnostics of SPEC §2. Pure: all I/O happened before.
+// with the certificate diagnostics of docs/certificates.md. Pure: all I/O happened before.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { hostnameProblem, expiryState, plural } from '../certs/check.js';
+import { expiryState } from '../certs/expiry.js';
 import { checkKeyPermissions, checkListenerFiles } from '../certs/listener.js';
 import type { ListenerFiles } from '../certs/listener.js';
 import { certificateLabel, parseCertificateFile } from '../certs/parse.js';
 import type { CertificateDirectory } from '../certs/read.js';
+import type { CertificateFile } from '../certs/types.js';
+import { plural } from '../text.js';
 import { parseAddress } from './address.js';
 import { parseDuration, parseSize } from './durations.js';
+import { hostnameProblem } from './hostname-rule.js';
 import type { Reporter } from './reporter.js';
-import { documentEndpoints, endpointPointer, resolveSetting } from './resolve.js';
-import { TLS_VERSIONS } from './rules.js';
-import type {
-  ApiConfig,
-  CertificateFile,
-  EndpointConfig,
-  EndpointRole,
-  GatewayConfig,
-  GatewayDocument,
-  HostnameVerifier,
-  HttpsListenerConfig,
-  TlsVersion,
-} from './types.js';
+import { endpointPointer, resolveSetting } from './resolve.js';
+import { versionRange } from './tls.js';
+import { certificateUsers, endpointsOf, misspeltAlias } from './usage.js';
+import type { HostnameVerifier } from '../certs/hostname.js';
+import type { ApiConfig, EndpointConfig, EndpointRole, GatewayConfig, GatewayDocument, HttpsListenerConfig, TlsVersion } from './types.js';
 
 export interface CompileInput {
   readonly file: string;
@@ -37,27 +32,29 @@ export interface CompileInput {
   readonly configSha256: string;
 }
 
-interface EndpointRef {
-  readonly pointer: string;
-  readonly label: string;
-}
-
 /** Returns the configuration, or undefined when the reporter holds errors. */
 export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig | undefined {
   const { document: doc, nowMs } = input;
   const warnBeforeMs = parseDuration(doc.certs.warnBefore)!;
   const files = compileCertificateFiles(input);
 
-  // Which endpoints use which alias, for messages and for the inventory.
-  const users = new Map<string, EndpointRef[]>();
-  for (const [i, role] of documentEndpoints(doc)) {
-    for (const alias of aliasesOf(doc, i, role)) {
-      const list = users.get(alias) ?? [];
-      list.push({ pointer: endpointPointer(i, role), label: r.path(endpointPointer(i, role)) });
-      users.set(alias, list);
-    }
-  }
-  const usedBy = (alias: string): string => (users.get(alias) ?? []).map((u) => u.label).join(', ');
+  const apis: ApiConfig[] = doc.apis.map((api, i) => {
+    const production = compileEndpoint(input, i, 'production', files.byAlias, r);
+    const sandbox = api.endpoints.sandbox ? compileEndpoint(input, i, 'sandbox', files.byAlias, r) : undefined;
+    return {
+      name: api.name,
+      context: api.context,
+      version: api.version,
+      isDefault: api.default,
+      path: `apis[${i}]`,
+      production,
+      ...(sandbox ? { sandbox } : {}),
+      ...(api.resources ? { resources: api.resources.map((res) => ({ path: res.path, methods: [...res.methods] })) } : {}),
+      ...(api.maxBodySize !== undefined ? { maxBodyBytes: parseSize(api.maxBodySize)! } : {}),
+    };
+  });
+  const users = certificateUsers(endpointsOf({ apis }));
+  const usedBy = (alias: string): string => (users.get(alias) ?? []).map((e) => e.path).join(', ');
 
   // Files that could not be read or parsed: an error when referenced, else an inventory warning.
   for (const failure of files.failures) {
@@ -78,30 +75,41 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
       'holds a private key besides the certificate: the certificates folder holds what the gateway trusts; keep keys out of it',
     );
   }
-  if (input.certificates.error !== undefined && users.size > 0) {
+  const folder = input.certificates;
+  if (folder.error !== undefined && users.size > 0) {
+    // A folder that is not there yet is a first start (the files come later: every endpoint
+    // waits for its certificate). One that is there but cannot be read is a fault: refuse it
+    // rather than serve 503 from every endpoint.
     r.fileDiagnostic(
-      'warning',
+      folder.missing ? 'warning' : 'error',
       'CERT_DIRECTORY',
-      input.certificates.directory,
-      `the certificates folder cannot be read: ${input.certificates.error}; every endpoint with a certificate answers 503 CERTIFICATE_PENDING until its file appears (certs.directory is relative to the configuration file's folder)`,
+      folder.directory,
+      folder.missing
+        ? `the certificates folder does not exist: every endpoint with a certificate answers 503 CERTIFICATE_PENDING until its file appears (certs.directory is relative to the configuration file's folder)`
+        : `the certificates folder cannot be read: ${folder.error}; fix its permissions (the gateway's user must list and read it)`,
     );
   }
 
   // Expiry of every referenced file, once per file.
   for (const [alias, list] of users) {
-    const file = files.byAlias.get(alias)?.[0];
-    if (!file || files.byAlias.get(alias)!.length > 1) continue;
+    const found = files.byAlias.get(alias);
+    if (!found || found.length > 1) continue;
+    const file = found[0]!;
     for (const info of file.certificates) {
       const state = expiryState(info, nowMs, warnBeforeMs);
-      const who = `used by ${list.map((u) => u.label).join(', ')}`;
+      const who = `used by ${list.map((e) => e.path).join(', ')}`;
       const name = `certificate "${certificateLabel(info)}"`;
       if (state.state === 'expired') {
         const reject = doc.certs.expired === 'reject';
+        // An expired certificate is refused by every handshake whatever is trusted: `warn` only
+        // lets the rest of the configuration load (a rotation list, an endpoint being retired).
         r.fileDiagnostic(
           reject ? 'error' : 'warning',
           'CERT_EXPIRED',
           file.path,
-          `${name} expired on ${info.notAfter} (${plural(state.daysAgo, 'day')} ago), ${who}; drop the renewed certificate in${reject ? ', or set certs.expired: warn to serve with it anyway' : ''}`,
+          `${name} expired on ${info.notAfter} (${plural(state.daysAgo, 'day')} ago), ${who}: handshakes that need it fail${
+            reject ? '; drop the renewed certificate in (certs.expired: warn loads the configuration anyway, and those handshakes still fail)' : ' (502 BACKEND_TLS_UNTRUSTED) until the renewed certificate is dropped in'
+          }`,
         );
       } else if (state.state === 'not-yet-valid') {
         r.fileDiagnostic('warning', 'CERT_NOT_YET_VALID', file.path, `${name} is not valid before ${info.notBefore} (in ${plural(state.daysUntil, 'day')}), ${who}; handshakes fail until then`);
@@ -111,22 +119,6 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
     }
   }
 
-  const apis: ApiConfig[] = doc.apis.map((api, i) => {
-    const production = compileEndpoint(input, i, 'production', files.byAlias, r);
-    const sandbox = api.endpoints.sandbox ? compileEndpoint(input, i, 'sandbox', files.byAlias, r) : undefined;
-    return {
-      name: api.name,
-      context: api.context,
-      version: api.version,
-      isDefault: api.default,
-      path: `apis[${i}]`,
-      production,
-      ...(sandbox ? { sandbox } : {}),
-      ...(api.resources ? { resources: api.resources.map((res) => ({ path: res.path, methods: [...res.methods] })) } : {}),
-      ...(api.maxBodySize !== undefined ? { maxBodyBytes: parseSize(api.maxBodySize)! } : {}),
-    };
-  });
-
   const https = compileHttpsListener(input, r);
 
   if (r.diagnostics.some((d) => d.severity === 'error')) return undefined;
@@ -134,11 +126,15 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
   return {
     file: input.file,
     revision: revisionOf(input, apis, https),
-    listen: { http: parseAddress(doc.listen.http)!, ...(https ? { https } : {}), shutdownTimeoutMs: parseDuration(doc.listen.shutdownTimeout)!,
+    listen: {
+      http: parseAddress(doc.listen.http)!,
+      ...(https ? { https } : {}),
+      shutdownTimeoutMs: parseDuration(doc.listen.shutdownTimeout)!,
       headersTimeoutMs: parseDuration(doc.listen.headersTimeout)!,
       requestTimeoutMs: parseDuration(doc.listen.requestTimeout)!,
       idleTimeoutMs: parseDuration(doc.listen.idleTimeout)!,
-      trustedProxies: [...doc.listen.trustedProxies] },
+      trustedProxies: [...doc.listen.trustedProxies],
+    },
     admin: { address: parseAddress(doc.admin.address)!, ...(doc.admin.token ? { token: doc.admin.token } : {}) },
     certs: { directory: input.certsDirectory, warnBeforeMs, expired: doc.certs.expired },
     reload: { intervalMs: parseDuration(doc.reload.interval)!, preflight: doc.reload.preflight },
@@ -194,11 +190,6 @@ function compileCertificateFiles(input: CompileInput): CompiledFiles {
   return { byAlias, failures, withPrivateKey };
 }
 
-function versionRange(protocols: readonly TlsVersion[]): { minVersion: TlsVersion; maxVersion: TlsVersion } {
-  const sorted = [...protocols].sort((a, b) => TLS_VERSIONS.indexOf(a) - TLS_VERSIONS.indexOf(b));
-  return { minVersion: sorted[0]!, maxVersion: sorted[sorted.length - 1]! };
-}
-
 function compileEndpoint(
   input: CompileInput,
   i: number,
@@ -229,28 +220,18 @@ function compileEndpoint(
     }
     certificates.push(found[0]!);
   });
-  if (pendingAliases.length > 0) {
-    const all = pendingAliases.length === aliases.length;
-    const known = [...byAlias.keys()].sort();
-    r.warning(
-      'CERT_PENDING',
-      `${pointer}/certificate`,
-      `no file for certificate alias${pendingAliases.length > 1 ? 'es' : ''} ${pendingAliases.map((a) => `"${a}"`).join(', ')} in ${relativeToConfig(input, input.certsDirectory)}/ yet (has: ${known.length ? known.join(', ') : 'nothing'}); ${
-        all
-          ? 'this endpoint answers 503 CERTIFICATE_PENDING until one appears'
-          : 'this endpoint trusts the other aliases until it appears'
-      }`,
-      'key',
-    );
-  }
-
   const protocols = setting<TlsVersion[]>('tls', 'protocols')!;
   const explicitTrust = setting<boolean>('tls', 'trustSystemCAs');
   const ciphers = setting<string>('tls', 'ciphers');
   const serverName = setting<string>('tls', 'serverName');
+  const api = doc.apis[i]!;
   const compiled: EndpointConfig = {
     role,
     path: r.path(pointer),
+    pointer,
+    api: { name: api.name, version: api.version },
+    name: `${api.name} ${api.version} ${role}`,
+    description: `API "${api.name}" version ${api.version}, ${role} endpoint`,
     url: endpoint.url,
     protocol: url.protocol as 'http:' | 'https:',
     hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
@@ -266,7 +247,7 @@ function compileEndpoint(
       ...(ciphers !== undefined ? { ciphers } : {}),
       hostnameVerifier: setting<HostnameVerifier>('tls', 'hostnameVerifier')!,
       ...(serverName !== undefined ? { serverName } : {}),
-      // SPEC §2: with a certificate of its own, an endpoint trusts the public roots only when told.
+      // With a certificate of its own, an endpoint trusts the public roots only when told.
       trustSystemCAs: explicitTrust ?? aliases.length === 0,
     },
     timeouts: {
@@ -279,6 +260,23 @@ function compileEndpoint(
       preserveHost: setting<boolean>('headers', 'preserveHost')!,
     },
   };
+  // With no folder to read, CERT_DIRECTORY says it once for every endpoint.
+  if (pendingAliases.length > 0 && input.certificates.error === undefined) {
+    const all = pendingAliases.length === aliases.length;
+    const known = [...byAlias.keys()].sort();
+    const guess = misspeltAlias(compiled, known);
+    r.warning(
+      'CERT_PENDING',
+      `${pointer}/certificate`,
+      `no file for certificate alias${pendingAliases.length > 1 ? 'es' : ''} ${pendingAliases.map((a) => `"${a}"`).join(', ')} in ${relativeToConfig(input, input.certsDirectory)}/ yet${guess ? `; did you mean "${guess}"?` : ''} (has: ${known.length ? known.join(', ') : 'nothing'}); ${
+        all
+          ? 'this endpoint answers 503 CERTIFICATE_PENDING until one appears'
+          : 'this endpoint trusts the other aliases until it appears'
+      }`,
+      'key',
+    );
+  }
+
   const problem = hostnameProblem(compiled);
   if (problem) r.warning('CERT_HOSTNAME', `${pointer}/certificate`, problem, 'key');
   return compiled;
@@ -323,11 +321,9 @@ function compileHttpsListener(input: CompileInput, r: Reporter): HttpsListenerCo
 function revisionOf(input: CompileInput, apis: readonly ApiConfig[], https: HttpsListenerConfig | undefined): string {
   const hash = createHash('sha256').update(input.configSha256);
   const used = new Map<string, string>();
-  for (const api of apis) {
-    for (const endpoint of [api.production, api.sandbox]) {
-      for (const file of endpoint?.certificates ?? []) used.set(file.alias, file.sha256);
-      for (const alias of endpoint?.pendingAliases ?? []) used.set(alias, 'pending');
-    }
+  for (const endpoint of endpointsOf({ apis })) {
+    for (const file of endpoint.certificates) used.set(file.alias, file.sha256);
+    for (const alias of endpoint.pendingAliases) used.set(alias, 'pending');
   }
   for (const [alias, sha] of [...used].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(`\0${alias}\0${sha}`);
   if (https) {

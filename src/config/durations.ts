@@ -2,7 +2,9 @@
 // number of milliseconds) → milliseconds. Units exist only in the configuration text; the rest of
 // the code works in milliseconds (names end in Ms).
 
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+import { DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS } from '../time.js';
+
+const UNIT_MS = { ms: 1, s: SECOND_MS, m: MINUTE_MS, h: HOUR_MS, d: DAY_MS } as const;
 const DURATION = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)?$/;
 
 /** Milliseconds (rounded), or undefined when the value is not a duration. */

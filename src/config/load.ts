@@ -17,6 +17,7 @@ import type { Environment } from './interpolate.js';
 import { formatOf, parseConfigText } from './parse.js';
 import { Reporter } from './reporter.js';
 import { SourceMap } from './source-map.js';
+import type { Position } from './source-map.js';
 import { checkRules } from './rules.js';
 import { validateSchema } from './schema.js';
 import type { GatewayConfig, GatewayDocument } from './types.js';
@@ -133,6 +134,18 @@ function validateDocument(file: string, text: string, env: Environment): Validat
   checkRules(document, reporter);
   if (hasErrors(reporter.diagnostics)) return { ...base, diagnostics: reporter.diagnostics };
   return { ...base, diagnostics: reporter.diagnostics, document };
+}
+
+/**
+ * Where `pointer` is written in the configuration file as it is now, for a message about a value
+ * found wrong only when used (a listener's address already taken); undefined when it is not
+ * written (a default) or the file no longer parses. Costs a read and a parse: for failures only.
+ */
+export async function locateInConfig(file: string, pointer: string): Promise<Position | undefined> {
+  const read = await readConfigFile(file);
+  if ('error' in read) return undefined;
+  const parsed = parseConfigText(read.bytes.toString('utf8'), file, formatOf(file));
+  return parsed.ok && parsed.sourceMap.has(pointer) ? parsed.sourceMap.locate(pointer, 'value') : undefined;
 }
 
 function done(diagnostics: readonly Diagnostic[], config?: GatewayConfig): LoadResult {

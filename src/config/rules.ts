@@ -1,15 +1,13 @@
-// Cross-field rules (SPEC §2) that a JSON Schema cannot express. They run on a document that
-// already matches the schema, so they can rely on its shape.
+// Cross-field rules (docs/configuration.md) that a JSON Schema cannot express. They run on a
+// document that already matches the schema, so they can rely on its shape.
 import { createSecureContext } from 'node:tls';
-import { addressesOverlap, formatAddress, isLoopbackHost, parseAddress } from './address.js';
+import { addressesOverlap, formatAddress, isLoopbackHost, parseAddress, parseProxyEntry } from './address.js';
 import { parseDuration } from './durations.js';
 import type { Reporter } from './reporter.js';
 import { documentEndpoints, endpointPointer, resolveSetting, settingSections } from './resolve.js';
 import { aliasOf } from '../certs/read.js';
-import { parseProxyEntry } from '../proxy/client-address.js';
+import { TLS_VERSIONS } from './tls.js';
 import type { DocumentAddress, GatewayDocument, ListenAddress, TlsVersion } from './types.js';
-
-export const TLS_VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 export function checkRules(doc: GatewayDocument, r: Reporter): void {
   checkAddresses(doc, r);

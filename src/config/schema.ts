@@ -5,11 +5,11 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import ajvFormats from 'ajv-formats';
-import { closest, distance } from 'fastest-levenshtein';
 import type { Diagnostic } from '../diagnostics.js';
 import type { Code } from '../errors.js';
 import { displayPointer, isRecord } from './source-map.js';
 import type { SourceMap } from './source-map.js';
+import { closestWord, suggest } from '../text.js';
 
 export const SCHEMA_URL = new URL('../../schemas/gateway.schema.json', import.meta.url);
 
@@ -71,7 +71,7 @@ export function validateSchema(
     errors.flatMap((e) => {
       if (e.keyword !== 'additionalProperties') return [];
       const known = Object.keys((e.parentSchema as SchemaNode | undefined)?.properties ?? {});
-      const guess = closestKey((e.params as { additionalProperty: string }).additionalProperty, known);
+      const guess = closestWord((e.params as { additionalProperty: string }).additionalProperty, known);
       return guess ? [`${e.instancePath}\0${guess}`] : [];
     }),
   );
@@ -229,35 +229,9 @@ function truncate(s: string): string {
   return oneLine.length > 80 ? `${oneLine.slice(0, 77)}...` : oneLine;
 }
 
-/** The known word `value` is probably a misspelling of, if any. */
-export function closestKey(value: string, known: readonly string[]): string | undefined {
-  if (!value || known.length === 0) return undefined;
-  const sameCase = known.find((k) => k.toLowerCase() === value.toLowerCase());
-  if (sameCase) return sameCase;
-  const candidate = closest(value, [...known]);
-  return distance(value, candidate) <= Math.max(2, Math.floor(value.length / 3)) ? candidate : undefined;
-}
-
-export function suggest(value: string, known: readonly string[]): string {
-  const guess = closestKey(value, known);
-  return guess ? `; did you mean "${guess}"?` : '';
-}
-
 /** "The API's name; unique..." → "the API's name; unique..." (acronyms such as TLS keep their case). */
 function firstSentence(text: string): string {
   const end = text.search(/\.(\s|$)/);
   const sentence = end === -1 ? text : text.slice(0, end);
   return /^[A-Z][a-z]/.test(sentence) ? sentence.charAt(0).toLowerCase() + sentence.slice(1) : sentence;
-}
-
-/** Pointers of the schema's secret values (writeOnly), for redaction. */
-export function secretPaths(): string[][] {
-  const out: string[][] = [];
-  const walk = (node: SchemaNode | undefined, path: string[]): void => {
-    if (!node) return;
-    if (node.writeOnly) out.push(path);
-    for (const [key, child] of Object.entries(node.properties ?? {})) walk(child, [...path, key]);
-  };
-  walk(schema, []);
-  return out;
 }

@@ -2,7 +2,8 @@
 // logs as changed, and what `gatehouse plan` compares. One shape for the three, so that a
 // running gateway and a file on disk can be compared field by field.
 import { createHash } from 'node:crypto';
-import type { ApiConfig, CertificateFile, EndpointConfig, GatewayConfig } from './types.js';
+import type { CertificateFile, CertificateInfo } from '../certs/types.js';
+import type { ApiConfig, EndpointConfig, GatewayConfig } from './types.js';
 
 export interface CertificateSummary {
   readonly subject: string;
@@ -57,21 +58,12 @@ export interface ConfigSummary {
   readonly certificates: readonly CertificateFileSummary[];
 }
 
+export function summarizeCertificate(c: CertificateInfo): CertificateSummary {
+  return { subject: c.subject, issuer: c.issuer, subjectAltNames: c.subjectAltNames, fingerprint256: c.fingerprint256, notBefore: c.notBefore, notAfter: c.notAfter, isCA: c.isCA };
+}
+
 export function summarizeCertificateFile(file: CertificateFile): CertificateFileSummary {
-  return {
-    alias: file.alias,
-    file: file.path,
-    sha256: file.sha256,
-    certificates: file.certificates.map((c) => ({
-      subject: c.subject,
-      issuer: c.issuer,
-      subjectAltNames: c.subjectAltNames,
-      fingerprint256: c.fingerprint256,
-      notBefore: c.notBefore,
-      notAfter: c.notAfter,
-      isCA: c.isCA,
-    })),
-  };
+  return { alias: file.alias, file: file.path, sha256: file.sha256, certificates: file.certificates.map(summarizeCertificate) };
 }
 
 function summarizeEndpoint(endpoint: EndpointConfig): EndpointSummary {

@@ -4,9 +4,10 @@
 // - the compiled configuration (GatewayConfig and below): what the rest of Gatehouse uses.
 //   Every endpoint carries its effective settings, durations are milliseconds, the whole tree is
 //   deep-frozen.
+import type { CertificateFile, ListenerCredentials } from '../certs/types.js';
+import type { HostnameVerifier } from '../certs/hostname.js';
 
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
-export type HostnameVerifier = 'Strict' | 'DefaultAndLocalhost' | 'AllowAll';
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 export type Duration = string | number;
 export type EndpointRole = 'production' | 'sandbox';
@@ -91,31 +92,6 @@ export interface ListenAddress {
   readonly port: number;
 }
 
-export interface CertificateInfo {
-  readonly subject: string;
-  readonly issuer: string;
-  readonly subjectAltNames: readonly string[];
-  readonly serialNumber: string;
-  /** SHA-256 of the DER, colon-separated upper-case hex as openssl prints it. */
-  readonly fingerprint256: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
-  readonly notAfterMs: number;
-  readonly isCA: boolean;
-  /** Subject equals issuer: a root CA or a self-signed server certificate. */
-  readonly selfIssued: boolean;
-  readonly pem: string;
-}
-
-export interface CertificateFile {
-  readonly alias: string;
-  /** Absolute path of the file. */
-  readonly path: string;
-  /** SHA-256 of the file's bytes (hex), part of the configuration's revision. */
-  readonly sha256: string;
-  readonly certificates: readonly CertificateInfo[];
-}
-
 export interface TlsSettings {
   readonly protocols: readonly TlsVersion[];
   readonly minVersion: TlsVersion;
@@ -142,6 +118,14 @@ export interface EndpointConfig {
   readonly role: EndpointRole;
   /** Configuration path, for messages: apis[0].endpoints.production */
   readonly path: string;
+  /** Its JSON Pointer in the document (/apis/0/endpoints/production), to find its line when a reload or the runtime reports on it. */
+  readonly pointer: string;
+  /** The API it belongs to. */
+  readonly api: { readonly name: string; readonly version: string };
+  /** `Shop 1.0 production`: how /status, metrics, plan and cert list name the endpoint. */
+  readonly name: string;
+  /** `API "Shop" version 1.0, production endpoint`: how messages to clients name it. */
+  readonly description: string;
   readonly url: string;
   readonly protocol: 'http:' | 'https:';
   /** The URL's host name (IPv6 without brackets), the name verified unless tls.serverName is set. */
@@ -191,10 +175,6 @@ export interface HttpsListenerConfig {
   /** The listener's own key material, as read from the certificates folder. */
   readonly credentials: ListenerCredentials;
 }
-
-export type ListenerCredentials =
-  | { readonly kind: 'pem'; readonly certPath: string; readonly keyPath: string; readonly cert: Buffer; readonly key: Buffer; readonly certificates: readonly CertificateInfo[] }
-  | { readonly kind: 'pfx'; readonly path: string; readonly pfx: Buffer; readonly certificates: readonly CertificateInfo[] };
 
 export interface GatewayConfig {
   /** Absolute path of the configuration file. */

@@ -26,16 +26,11 @@ export interface AccessLine {
   readonly client: string;
   readonly status: number;
   readonly durationMs: number;
-  /** `"api":"…","version":"…","endpoint":"…"`, serialized once per endpoint (see labelsOf). */
+  /** `"api":"…","version":"…","endpoint":"…"`, serialized once per endpoint (snapshot's labelsOf). */
   readonly labels: string | undefined;
   readonly code: string | undefined;
   /** Rare (failures): serialized in full. */
   readonly detail: Record<string, unknown> | undefined;
-}
-
-/** The JSON fragment that names an endpoint in access lines; built once per snapshot. */
-export function labelsOf(api: string, version: string, endpoint: string): string {
-  return `"api":${JSON.stringify(api)},"version":${JSON.stringify(version)},"endpoint":${JSON.stringify(endpoint)}`;
 }
 
 export class AccessLog {

@@ -1,28 +1,34 @@
-// The request path (SPEC §4): read the current snapshot once, route, pick the endpoint, check
-// the resources allow-list, and dispatch to the endpoint's pool. Bodies stream both ways with
-// back-pressure: request bytes flow into undici as they arrive; response bytes are written to the
-// client as they arrive, and the backend is paused while the client is slow.
+// The request path (docs/http.md): read the current snapshot once, route, pick the endpoint,
+// check the resources allow-list, and dispatch to the endpoint's pool. Bodies stream both ways
+// with back-pressure: request bytes flow into undici as they arrive; response bytes are written to
+// the client as they arrive, and the backend is paused while the client is slow.
 //
 // Hot path: everything that can be built once per snapshot is (routes, resource matchers, pools
 // and their TLS contexts, Host headers, descriptions). Per request: the header array, one
 // exchange object, and the log line.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname, relative } from 'node:path';
 import { Transform, pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { BackendCertificateError } from '../snapshot/backend-tls.js';
-import type { EndpointRuntime, Snapshot } from '../snapshot/snapshot.js';
-import type { RequestMetrics } from '../admin/metrics.js';
-import type { AccessLog } from './access-log.js';
-import { backendFailureMessage, classifyBackendError, errorCode, sendError } from './errors.js';
-import type { BackendFailureCode } from './errors.js';
+import { explainPending, failureDetail } from '../backend/explain.js';
+import { backendFailureMessage, classifyBackendError, errorCode } from '../backend/failure.js';
 import type { RequestCode } from '../errors.js';
-import { normalizePath } from './path.js';
+import type { EndpointRuntime, Snapshot } from '../snapshot/snapshot.js';
+import type { AccessLog } from './access-log.js';
 import { clientAddress, isTrustedProxy } from './client-address.js';
+import { sendError } from './errors.js';
 import { backendRequestHeaders, clientAddressOf, clientResponseHeaders, isValidRequestId } from './headers.js';
+import { normalizePath } from './path.js';
 
 export interface SnapshotSource {
-  readonly current: Snapshot | undefined;
+  readonly current: Snapshot;
+}
+
+/** Told of every response when it is over: the metrics implement it (the proxy knows nothing of them). */
+export interface RequestObserver {
+  /** `status` 0: the client left before the response was complete. `code`: the gateway's own answer, if any. */
+  observe(endpoint: EndpointRuntime | undefined, status: number, seconds: number, code: RequestCode | undefined): void;
 }
 
 export interface ProxyOptions {
@@ -30,10 +36,11 @@ export interface ProxyOptions {
   readonly accessLog: AccessLog;
   /** The listener's scheme, for X-Forwarded-Proto. */
   readonly proto: 'http' | 'https';
+  /** True once the gateway is stopping: every response from then on says Connection: close. */
+  readonly draining?: () => boolean;
   /** Called once per request when its response is over (graceful shutdown counts requests). */
   readonly onSettled?: () => void;
-  /** Counts every response by endpoint, status class and failure code. */
-  readonly metrics?: RequestMetrics;
+  readonly observer?: RequestObserver;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -42,6 +49,7 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 const MAX_HEADER_FIELDS = 100;
 /** Refusals after which the rest of the request cannot be trusted, or would be read for nothing. */
 const CLOSE: readonly string[] = ['connection', 'close'];
+const NO_HEADERS: readonly string[] = [];
 
 /** Logged, never sent: the status of a request whose client went away (nginx's 499). */
 const CLIENT_CLOSED = 499;
@@ -61,10 +69,12 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
 
     if (req.rawHeaders.length > MAX_HEADER_FIELDS * 2) return exchange.refuse('REQUEST_HEADERS_TOO_LARGE', `more than ${MAX_HEADER_FIELDS} header fields`, CLOSE);
     const upgrade = req.headers.upgrade;
-    if (upgrade !== undefined && upgrade.toLowerCase() !== 'h2c') {
+    // An upgrade is asked for only with "upgrade" in Connection (RFC 9110 §7.8); a lone Upgrade
+    // header is hop-by-hop and removed like the others. An h2c offer is declined by serving HTTP/1.1.
+    if (upgrade !== undefined && upgrade.toLowerCase() !== 'h2c' && asksUpgrade(req.headers.connection)) {
       return exchange.refuse('UPGRADE_NOT_SUPPORTED', `protocol upgrades (Upgrade: ${clip(upgrade)}) are not proxied`, CLOSE);
     }
-    if (!snapshot || !rawPath.startsWith('/')) return exchange.refuse('NO_ROUTE', `no API at ${clip(rawPath)}`);
+    if (!rawPath.startsWith('/')) return exchange.refuse('NO_ROUTE', `no API at ${clip(rawPath)}`);
     // Routed, checked against resources and forwarded: the normalized path, one and the same.
     const normalized = normalizePath(rawPath);
     if ('refused' in normalized) return exchange.refuse('INVALID_PATH', normalized.refused);
@@ -96,8 +106,10 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
     }
     const pool = endpoint.pool;
     if (!pool) {
-      exchange.detail = { pendingCertificates: endpoint.config.pendingAliases };
-      return exchange.refuse('CERTIFICATE_PENDING', `${endpoint.description}: the backend's certificate is not installed yet`);
+      const { config } = snapshot;
+      const folder = `${relative(dirname(config.file), config.certs.directory) || '.'}/`;
+      exchange.detail = { pendingCertificates: endpoint.config.pendingAliases, hint: explainPending(endpoint.config, folder, config.inventory.map((f) => f.alias)) };
+      return exchange.refuse('CERTIFICATE_PENDING', `${endpoint.config.description}: the backend's certificate is not installed yet`);
     }
 
     const target = endpoint.config.basePath + route.rest;
@@ -112,6 +124,8 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
       proto: options.proto,
       trustedPeer,
     });
+    // Two Host lines: which one names the target is anyone's guess (RFC 9112 §3.2), so neither is sent on.
+    if (!headers) return exchange.refuse('INVALID_HOST', 'the request has more than one Host header', CLOSE);
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     let body: IncomingMessage | Transform | null = hasBody ? req : null;
     const limit = api.config.maxBodyBytes;
@@ -138,6 +152,11 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 /** The connection closed under the request before any response: a pooled keep-alive connection the backend closed at that moment. */
 const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
+/** Whether a Connection header lists the "upgrade" option. */
+function asksUpgrade(connection: string | undefined): boolean {
+  return connection !== undefined && /(?:^|,)\s*upgrade\s*(?:,|$)/i.test(connection);
+}
+
 function isSandbox(value: string | string[] | undefined): boolean {
   return typeof value === 'string' && value.toLowerCase() === 'sandbox';
 }
@@ -160,7 +179,6 @@ class Exchange implements Dispatcher.DispatchHandler {
   detail: Record<string, unknown> | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #clientGone = false;
-  #pool: Dispatcher | undefined;
   #request: Dispatcher.DispatchOptions | undefined;
   #retried = false;
   readonly #startedAt = performance.now();
@@ -175,16 +193,20 @@ class Exchange implements Dispatcher.DispatchHandler {
     res.on('close', this.#onClose); // 'close' comes once; `on` spares once()'s wrapper
   }
 
-  /** The gateway answers itself, with an error code. */
   dispatch(pool: Dispatcher, request: Dispatcher.DispatchOptions): void {
-    this.#pool = pool;
     this.#request = request;
     pool.dispatch(request, this);
   }
 
-  refuse(code: RequestCode, message: string, extra?: readonly string[]): void {
+  /** The gateway answers itself, with an error code. */
+  refuse(code: RequestCode, message: string, extra: readonly string[] = NO_HEADERS): void {
     this.code = code;
-    sendError(this.res, code, message, this.requestId, extra);
+    sendError(this.res, code, message, this.requestId, this.#draining() && extra !== CLOSE ? [...extra, ...CLOSE] : extra);
+  }
+
+  /** A stopping gateway closes each connection after its response (docs/http.md, graceful shutdown). */
+  #draining(): boolean {
+    return this.options.draining?.() === true;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -194,7 +216,9 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (statusCode < 200) return; // 1xx informational answers are the backend's business with us
-    this.res.writeHead(statusCode, clientResponseHeaders(headers, this.requestId));
+    const out = clientResponseHeaders(headers, this.requestId);
+    if (this.#draining()) out.push(...CLOSE);
+    this.res.writeHead(statusCode, out);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -214,9 +238,13 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (!this.res.headersSent && !this.#retried && request && request.body === null && IDEMPOTENT.has(request.method) && STALE_CONNECTION.has(errorCode(error) ?? '')) {
       // Once: a keep-alive connection the backend closed just as the request went out. undici
       // opens a new connection for the second attempt; a backend that keeps failing gets its 502.
+      // On the endpoint's pool of the snapshot served now: a reload meanwhile may have closed the
+      // pool the request started on (it had no request left in flight to wait for).
       this.#retried = true;
       this.detail = { retriedAfter: errorCode(error) };
-      this.#pool!.dispatch(request, this);
+      const endpoint = this.endpoint!;
+      const pool = this.options.snapshots.current.endpoints.get(endpoint.config.name)?.pool ?? endpoint.pool!;
+      pool.dispatch(request, this);
       return;
     }
     if (error instanceof PayloadTooLargeError) {
@@ -230,14 +258,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     const endpoint = this.endpoint!;
     const code = classifyBackendError(error);
-    this.detail = failureDetail(code, error, endpoint);
+    this.detail = { ...this.detail, ...failureDetail({ code, error }, endpoint.config, Date.now()) };
     if (this.res.headersSent) {
       // Mid-body: the client must see a broken response, never a clean-looking truncated one.
       this.code = code;
       this.res.destroy(error);
       return;
     }
-    this.refuse(code, backendFailureMessage(code, endpoint.description));
+    this.refuse(code, backendFailureMessage(code, endpoint.config.description));
   }
 
   readonly #resume = (): void => {
@@ -264,7 +292,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       detail: this.detail,
     });
     // Status 0: the client left before the response was complete (client_closed in the metrics).
-    this.options.metrics?.observe(endpoint, res.writableFinished ? status : 0, elapsedMs / 1000, this.code);
+    this.options.observer?.observe(endpoint, res.writableFinished ? status : 0, elapsedMs / 1000, this.code);
     this.options.onSettled?.();
   };
 }
@@ -295,62 +323,4 @@ class ClientClosedError extends Error {
     super('the client closed the connection');
     this.name = 'ClientClosedError';
   }
-}
-
-/** What the log line of a failed exchange carries for the operator (never sent to the client). */
-function failureDetail(code: BackendFailureCode, error: Error, endpoint: EndpointRuntime): Record<string, unknown> {
-  const detail: Record<string, unknown> = {
-    backend: endpoint.config.origin,
-    error: { name: error.name, code: errorCode(error), message: error.message },
-  };
-  if (error instanceof BackendCertificateError) {
-    detail.verifiedHost = error.host;
-    detail.hostnameVerifier = endpoint.config.tls.hostnameVerifier;
-    detail.hint = certificateHint(error, endpoint);
-    if (error.presented) {
-      const c = error.presented;
-      detail.presentedCertificate = {
-        subject: c.subject,
-        issuer: c.issuer,
-        subjectAltNames: c.subjectAltNames,
-        notBefore: c.notBefore,
-        notAfter: c.notAfter,
-        fingerprint256: c.fingerprint256,
-      };
-    }
-  }
-  if (code === 'BACKEND_TLS_UNTRUSTED' || code === 'BACKEND_HOSTNAME_MISMATCH' || code === 'BACKEND_TLS_PROTOCOL') {
-    detail.trusted = endpoint.config.certificates.length
-      ? endpoint.config.certificates.map((file) => ({
-          alias: file.alias,
-          certificates: file.certificates.map((c) => ({ subject: c.subject, notAfter: c.notAfter, fingerprint256: c.fingerprint256 })),
-        }))
-      : 'system roots';
-    detail.protocols = endpoint.config.tls.protocols;
-  }
-  return detail;
-}
-
-const VERIFY_REASONS: Record<string, string> = {
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'is issued by a CA this endpoint does not trust',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'is issued by a CA this endpoint does not trust',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'is self-signed and not one this endpoint trusts',
-  SELF_SIGNED_CERT_IN_CHAIN: 'chains to a self-signed root this endpoint does not trust',
-  CERT_HAS_EXPIRED: 'has expired',
-  CERT_NOT_YET_VALID: 'is not valid yet',
-  CERT_SIGNATURE_FAILURE: 'has a signature that does not verify',
-  CERT_UNTRUSTED: 'is not trusted for server authentication',
-  INVALID_PURPOSE: 'is not meant for server authentication',
-};
-
-/** One sentence an operator can act on. */
-function certificateHint(error: BackendCertificateError, endpoint: EndpointRuntime): string {
-  const presented = error.presented ? `"${error.presented.subject || error.presented.subjectAltNames.join(', ')}" (issuer "${error.presented.issuer}")` : 'its certificate';
-  if (error.failure === 'BACKEND_HOSTNAME_MISMATCH') {
-    const names = error.presented?.subjectAltNames.join(', ') || error.presented?.subject || 'no name';
-    return `the backend presents ${presented}, which names ${names} but not "${error.host}"; set tls.serverName to one of its names or reissue the certificate`;
-  }
-  const why = VERIFY_REASONS[error.reason] ?? `fails verification (${error.reason})`;
-  const trusted = endpoint.config.certificateAliases.length ? `certificate ${endpoint.config.certificateAliases.join(', ')}` : 'the system roots';
-  return `the backend presents ${presented}, which ${why}; this endpoint trusts ${trusted}. If this certificate is the right one, capture it with \`gatehouse cert fetch ${endpoint.config.origin} --alias NAME\` and compare its fingerprint`;
 }

@@ -1,4 +1,4 @@
-// Header handling between client and backend (SPEC §4): hop-by-hop headers removed, including
+// Header handling between client and backend (docs/http.md): hop-by-hop headers removed, including
 // those named in Connection; Host is the backend's unless preserveHost; X-Forwarded-For appended
 // to, X-Forwarded-Proto and -Host set; Authorization removed when asked; X-Request-Id on both
 // sides. Headers travel as flat [name, value, ...] arrays, as Node and undici both take them:
@@ -51,8 +51,11 @@ export interface RequestHeaderContext {
   readonly trustedPeer: boolean;
 }
 
-/** The headers sent to the backend, from the client's raw headers (their names keep the client's case). */
-export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeaderContext): string[] {
+/**
+ * The headers sent to the backend, from the client's raw headers (their names keep the client's
+ * case); undefined when the request has more than one Host header, which must be refused.
+ */
+export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeaderContext): string[] | undefined {
   const { removeAuthorization, forwarded, preserveHost } = ctx.headers;
   const out: string[] = [];
   let clientHost: string | undefined;
@@ -70,6 +73,7 @@ export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeader
     }
     switch (lower) {
       case 'host':
+        if (clientHost !== undefined) return undefined;
         clientHost = value;
         if (preserveHost) out.push(name, value);
         continue;

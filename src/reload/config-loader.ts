@@ -4,7 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Environment } from '../config/interpolate.js';
 import type { LoadResult } from '../config/load.js';
-import type { ListenerCredentials } from '../config/types.js';
+import type { ListenerCredentials } from '../certs/types.js';
 import { deepFreeze } from '../freeze.js';
 
 export interface LoadRequest {

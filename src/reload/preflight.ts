@@ -1,27 +1,23 @@
 // Preflight (reload.preflight): before a new configuration goes live, connect to each endpoint
 // whose connection settings changed (a new pool: new trust, TLS settings, origin or timeouts)
-// with exactly those settings (certs/probe.ts, as `gatehouse check` does), and report which
-// handshakes fail and why.
-import { probeEndpoint } from '../certs/probe.js';
-import { mapWithConcurrency } from '../concurrency.js';
-import type { BackendFailureCode } from '../proxy/errors.js';
+// with exactly those settings (backend/probe.ts, as `gatehouse check` does), and report which
+// handshakes fail, with the same explanation as check and the log line of a failed request.
+import { explainFailure } from '../backend/explain.js';
+import type { BackendFailureCode } from '../backend/failure.js';
+import { probeAll, probeEndpoint } from '../backend/probe.js';
 import type { EndpointRuntime } from '../snapshot/snapshot.js';
 
 export interface PreflightFailure {
   readonly endpoint: EndpointRuntime;
   readonly code: BackendFailureCode;
-  readonly reason: string;
+  /** What happened and what to do (backend/explain.ts). */
+  readonly hint: string;
 }
 
-/** At most this many handshakes at once: a reload of a thousand endpoints must not storm the network. */
-const CONCURRENCY = 16;
-
-export async function handshake(endpoint: EndpointRuntime): Promise<PreflightFailure | undefined> {
-  const probe = await probeEndpoint(endpoint.config);
-  return probe.ok ? undefined : { endpoint, code: probe.code, reason: probe.error.message };
-}
-
-export async function preflight(endpoints: readonly EndpointRuntime[]): Promise<PreflightFailure[]> {
-  const results = await mapWithConcurrency(endpoints, CONCURRENCY, handshake);
+export async function preflight(endpoints: readonly EndpointRuntime[], nowMs = Date.now()): Promise<PreflightFailure[]> {
+  const results = await probeAll(endpoints, async (endpoint): Promise<PreflightFailure | undefined> => {
+    const probe = await probeEndpoint(endpoint.config);
+    return probe.ok ? undefined : { endpoint, code: probe.code, hint: explainFailure(probe, endpoint.config, nowMs).hint };
+  });
   return results.filter((failure): failure is PreflightFailure => failure !== undefined);
 }

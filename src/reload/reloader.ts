@@ -1,7 +1,8 @@
-// Live reload (SPEC §3). A reload runs the same pipeline as boot (read → parse → validate →
-// compile; in a worker thread, see config-loader.ts), opens the next snapshot beside the running one (reusing every pool whose key did not
-// change), optionally handshakes the endpoints whose connections changed, and only then swaps one
-// reference. Any failure leaves the running snapshot serving, untouched.
+// Live reload (docs/reload.md). A reload runs the same pipeline as boot (read → parse → validate
+// → compile; in a worker thread, see config-loader.ts), opens the next snapshot beside the running
+// one (reusing every pool whose key did not change), optionally handshakes the endpoints whose
+// connections changed, and only then swaps the holder's one reference. Any failure leaves the
+// running snapshot serving, untouched.
 //
 // Timing: changes seen by the watcher are applied at most once per reload.interval; reloadNow()
 // (SIGHUP, POST /reload) applies at once. One reload runs at a time; each reads the files as they
@@ -13,22 +14,18 @@ import { changeSummary, diffConfigs } from '../config/diff.js';
 import type { ConfigChanges } from '../config/diff.js';
 import { inventoryDigestOf, summarizeConfig } from '../config/summary.js';
 import { formatAddress } from '../config/address.js';
+import { locateInConfig } from '../config/load.js';
 import type { GatewayConfig, ListenAddress } from '../config/types.js';
+import { endpointsOf, isPending } from '../config/usage.js';
 import { displayPath, formatDiagnostic, hasErrors } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
 import type { Logger } from '../log.js';
+import type { SnapshotHolder } from '../snapshot/holder.js';
 import { openSnapshot, retireSnapshot } from '../snapshot/snapshot.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { WorkerConfigLoader } from './config-loader.js';
 import { preflight } from './preflight.js';
 import { ConfigWatcher } from './watch.js';
-
-export interface ReloadTarget {
-  /** The snapshot requests read now. */
-  readonly current: Snapshot;
-  /** Makes `next` the snapshot every new request reads: one assignment, plus the listeners' own certificate. */
-  apply(next: Snapshot): void;
-}
 
 export type ReloadOutcome =
   | {
@@ -48,7 +45,7 @@ export interface ReloaderOptions {
   readonly configPath: string;
   readonly env: Environment;
   readonly logger: Logger;
-  readonly target: ReloadTarget;
+  readonly holder: SnapshotHolder;
   /** Warning codes left out of the log after an applied reload (the gateway logs certificate expiry itself). */
   readonly quietCodes?: ReadonlySet<string>;
 }
@@ -71,8 +68,10 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
   #running: Promise<ReloadOutcome> | undefined;
   #lastRunAt = performance.now();
   #closed = false;
-  /** The outcome of the last reload that was not "unchanged", for /status. */
+  /** The outcome of the last reload, whatever it was, for /status: what is true of the files now. */
   last: (ReloadOutcome & { readonly at: Date }) | undefined;
+  /** The last reload rejected, kept after later reloads: when and why. */
+  lastRejected: (ReloadOutcome & { readonly kind: 'rejected'; readonly at: Date }) | undefined;
 
   constructor(options: ReloaderOptions) {
     super();
@@ -86,7 +85,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
 
   /** Starts watching the configuration and certificates of the running snapshot. */
   async start(): Promise<void> {
-    await this.#watcher.watch(this.#targets(this.#options.target.current.config));
+    await this.#watcher.watch(this.#targets(this.#options.holder.current.config));
   }
 
   /** A watched file changed: reload at the next interval boundary. */
@@ -127,7 +126,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
 
   #schedule(): void {
     if (this.#timer || this.#running || this.#queued || this.#closed) return;
-    const interval = this.#options.target.current.config.reload.intervalMs;
+    const interval = this.#options.holder.current.config.reload.intervalMs;
     const delay = Math.max(0, this.#lastRunAt + interval - performance.now());
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -140,16 +139,16 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
   }
 
   async #reloadOnce(reason: string): Promise<ReloadOutcome> {
-    const { logger, target } = this.#options;
+    const { logger, holder } = this.#options;
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
-    const current = target.current;
+    const current = holder.current;
     let outcome: ReloadOutcome;
     try {
       const { config, diagnostics } = await this.#loader.load(this.#options.configPath, this.#options.env);
-      const restart = config ? restartRequired(current.config, config) : [];
-      if (!config || hasErrors(diagnostics) || restart.length > 0) {
-        outcome = { kind: 'rejected', reason, diagnostics: [...diagnostics, ...restart], durationMs: elapsed() };
+      const refused = config ? [...restartRequired(current.config, config), ...(await withdrawnCertificates(current.config, config))] : [];
+      if (!config || hasErrors(diagnostics) || refused.length > 0) {
+        outcome = { kind: 'rejected', reason, diagnostics: [...diagnostics, ...refused], durationMs: elapsed() };
       } else if (config.revision === current.config.revision && inventoryDigestOf(config.inventory) === inventoryDigestOf(current.config.inventory)) {
         outcome = { kind: 'unchanged', reason, durationMs: elapsed() };
       } else {
@@ -169,10 +168,13 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
         { reason, generation: current.generation, errors: outcome.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(d)), durationMs: outcome.durationMs },
         `configuration rejected; generation ${current.generation} keeps serving`,
       );
-      this.last = { ...outcome, at: new Date() };
+      this.last = this.lastRejected = { ...outcome, at: new Date() };
       this.emit('rejected', outcome);
     } else if (outcome.kind === 'unchanged') {
-      logger.debug({ reason, durationMs: outcome.durationMs }, 'configuration unchanged');
+      // After a rejection, the files are back to what is served: say so, it is news.
+      if (this.last?.kind === 'rejected') logger.info({ reason, generation: current.generation }, `the files match the configuration served again (generation ${current.generation})`);
+      else logger.debug({ reason, durationMs: outcome.durationMs }, 'configuration unchanged');
+      this.last = { ...outcome, at: new Date() };
       this.emit('unchanged', outcome);
     } else {
       for (const d of outcome.diagnostics) if (!this.#options.quietCodes?.has(d.code)) logger.warn({ code: d.code, file: displayPath(d.file), line: d.line, path: d.path }, formatDiagnostic(d));
@@ -188,13 +190,13 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
   }
 
   async #apply(current: Snapshot, config: GatewayConfig, diagnostics: readonly Diagnostic[], reason: string, elapsed: () => number): Promise<ReloadOutcome> {
-    const { logger, target } = this.#options;
+    const { logger, holder } = this.#options;
     const next = openSnapshot(config, current.generation + 1, current);
     const opened = [...next.pools.keys()].filter((key) => !current.pools.has(key));
     const notes: Diagnostic[] = [...diagnostics];
 
     if (config.reload.preflight !== 'off') {
-      const changed = next.apis.flatMap((api) => (api.sandbox ? [api.production, api.sandbox] : [api.production])).filter((e) => e.pool && opened.includes(e.poolKey));
+      const changed = [...next.endpoints.values()].filter((e) => e.pool && opened.includes(e.poolKey));
       const failures = await preflight(changed);
       const enforce = config.reload.preflight === 'enforce';
       for (const failure of failures) {
@@ -203,7 +205,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
           code: 'RELOAD_PREFLIGHT',
           file: config.file,
           path: failure.endpoint.config.path,
-          message: `${failure.endpoint.description}: the handshake with ${failure.endpoint.config.origin} failed (${failure.code}: ${failure.reason})`,
+          message: `${failure.endpoint.config.description}: the handshake with ${failure.endpoint.config.origin} failed (${failure.code}): ${failure.hint}`,
         });
       }
       if (enforce && failures.length > 0) {
@@ -213,7 +215,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
       }
     }
 
-    target.apply(next);
+    holder.swap(next);
     await this.#watcher.watch(this.#targets(config));
     const retired = [...current.pools.keys()].filter((key) => !next.pools.has(key)).length;
     void retireSnapshot(current, next, config.listen.shutdownTimeoutMs).then(() => {
@@ -253,5 +255,35 @@ export function restartRequired(running: GatewayConfig, next: GatewayConfig): Di
   check('listen.http', running.listen.http, next.listen.http);
   check('listen.https.address', running.listen.https?.address, next.listen.https?.address);
   check('admin.address', running.admin.address, next.admin.address);
+  return out;
+}
+
+/**
+ * A reload that would leave a running endpoint with none of the certificate files it trusts is
+ * refused: a folder emptied, renamed or unmounted for a moment (or a file deleted while the
+ * configuration still names it) must not turn every endpoint into 503 CERTIFICATE_PENDING and
+ * count as applied. Aliases the configuration newly names are not "lost": their files may come
+ * later. Trust is withdrawn by removing an alias from the configuration, not its file.
+ */
+export async function withdrawnCertificates(running: GatewayConfig, next: GatewayConfig): Promise<Diagnostic[]> {
+  const before = new Map(endpointsOf(running).map((e) => [e.name, e]));
+  const folder = displayPath(next.certs.directory, path.dirname(next.file));
+  const out: Diagnostic[] = [];
+  for (const endpoint of endpointsOf(next)) {
+    const was = before.get(endpoint.name);
+    if (!was || was.certificates.length === 0 || !isPending(endpoint)) continue;
+    const lost = was.certificates.filter((file) => endpoint.certificateAliases.includes(file.alias));
+    if (lost.length === 0) continue;
+    const files = lost.map((file) => path.basename(file.path));
+    const position = await locateInConfig(next.file, `${endpoint.pointer}/certificate`);
+    out.push({
+      severity: 'error',
+      code: 'CERT_WITHDRAWN',
+      file: next.file,
+      ...position,
+      path: `${endpoint.path}.certificate`,
+      message: `${endpoint.description} would lose every certificate it trusts: ${files.join(', ')} ${files.length === 1 ? 'is' : 'are'} no longer in ${folder}/, and it would answer 503 CERTIFICATE_PENDING; the running configuration keeps serving. Restore the ${files.length === 1 ? 'file' : 'files'} (or the folder or its mount); to stop trusting this backend, remove the alias from the configuration instead`,
+    });
+  }
   return out;
 }

@@ -8,12 +8,12 @@
 import { createHash } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import { Pool } from 'undici';
-import { trustedProxyList } from '../proxy/client-address.js';
+import { backendConnector } from '../backend/tls.js';
 import type { ApiConfig, EndpointConfig, GatewayConfig } from '../config/types.js';
-import { labelsOf } from '../proxy/access-log.js';
-import { backendConnector } from './backend-tls.js';
+import { isPending } from '../config/usage.js';
 import { ResourceTable } from './resources.js';
 import { Router } from './routes.js';
+import { trustedProxyList } from './trusted-proxies.js';
 
 /** Idle keep-alive connections to a backend are closed after this (undici's default is 4 s). */
 const BACKEND_KEEP_ALIVE_MS = 4_000;
@@ -26,9 +26,7 @@ export interface EndpointRuntime {
   readonly pool: Pool | undefined;
   /** The Host header sent unless headers.preserveHost: the URL's host[:port]. */
   readonly hostHeader: string;
-  /** For messages to clients: `API "Shop" version 1.0, production endpoint`. */
-  readonly description: string;
-  /** The endpoint's names in access log lines, serialized once. */
+  /** The endpoint's names in access log lines, serialized once (see labelsOf). */
   readonly logLabels: string;
 }
 
@@ -46,11 +44,18 @@ export interface Snapshot {
   readonly apis: readonly ApiRuntime[];
   /** Every pool this snapshot uses, by key. */
   readonly pools: ReadonlyMap<string, Pool>;
+  /** Every endpoint by its name (`Shop 1.0 production`): a retry finds the endpoint's pool of the snapshot served now. */
+  readonly endpoints: ReadonlyMap<string, EndpointRuntime>;
   readonly loadedAt: Date;
   /** The routing.sandboxHeader, lower-cased as Node presents request headers. */
   readonly sandboxHeader: string;
   /** listen.trustedProxies, or undefined when nobody is trusted. */
   readonly trustedProxies: BlockList | undefined;
+}
+
+/** The JSON fragment that names an endpoint in access lines; built once per snapshot. */
+export function labelsOf(api: string, version: string, endpoint: string): string {
+  return `"api":${JSON.stringify(api)},"version":${JSON.stringify(version)},"endpoint":${JSON.stringify(endpoint)}`;
 }
 
 /** Everything that shapes an endpoint's connections; equal keys can share a pool across snapshots. */
@@ -90,25 +95,27 @@ export function openPool(endpoint: EndpointConfig): Pool {
 export function openSnapshot(config: GatewayConfig, generation: number, previous?: Snapshot): Snapshot {
   const pools = new Map<string, Pool>();
   const poolFor = (endpoint: EndpointConfig, key: string): Pool | undefined => {
-    if (endpoint.protocol === 'https:' && endpoint.certificateAliases.length > 0 && endpoint.certificates.length === 0) return undefined;
+    if (isPending(endpoint)) return undefined;
     let pool = pools.get(key) ?? previous?.pools.get(key);
     if (!pool || pool.closed || pool.destroyed) pool = openPool(endpoint);
     pools.set(key, pool);
     return pool;
   };
 
+  const endpoints = new Map<string, EndpointRuntime>();
   const apis = config.apis.map((apiConfig): ApiRuntime => {
     const endpoint = (endpointConfig: EndpointConfig): EndpointRuntime => {
       const poolKey = poolKeyOf(endpointConfig);
-      return {
+      const runtime: EndpointRuntime = {
         config: endpointConfig,
         apiConfig,
         poolKey,
         pool: poolFor(endpointConfig, poolKey),
         hostHeader: new URL(endpointConfig.url).host,
-        description: `API "${apiConfig.name}" version ${apiConfig.version}, ${endpointConfig.role} endpoint`,
         logLabels: labelsOf(apiConfig.name, apiConfig.version, endpointConfig.role),
       };
+      endpoints.set(endpointConfig.name, runtime);
+      return runtime;
     };
     return {
       config: apiConfig,
@@ -124,6 +131,7 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
     router: new Router(apis.map((api) => [api.config, api] as const)),
     apis,
     pools,
+    endpoints,
     loadedAt: new Date(),
     sandboxHeader: config.routing.sandboxHeader.toLowerCase(),
     trustedProxies: trustedProxyList(config.listen.trustedProxies),

@@ -92,7 +92,7 @@ t.test('/status: revision, generation, APIs and endpoint states, the certificate
   const gw = await startTestGateway(t, config(shop(backend.url) + pending(backend.url)), { certs: { 'shop-ca.crt': ca.certPem, 'spare.crt': leaf.certPem } });
   const status = json<StatusDocument>(await request(`${gw.adminUrl}/status`));
 
-  t.equal(status.revision, gw.gateway.current.config.revision);
+  t.equal(status.revision, gw.gateway.holder.current.config.revision);
   t.equal(status.generation, 1);
   t.ok(Date.now() - Date.parse(status.loadedAt) < 60_000, 'loadedAt is a recent ISO date');
   t.equal(status.lastReload, null, 'no reload yet');

@@ -56,8 +56,16 @@ t.test('during a rotation, a missing new alias leaves the old one trusted', asyn
 
 t.test('a missing certificates folder is a warning and leaves endpoints pending', async (t) => {
   const loaded = await loadFixture(t, { 'gateway.yaml': oneApi(endpoint('shop')) });
-  t.match(loaded.text, /^certs  warning  the certificates folder cannot be read: it does not exist; every endpoint with a certificate answers 503 CERTIFICATE_PENDING until its file appears \(certs.directory is relative to the configuration file's folder\)  \[CERT_DIRECTORY\]\n/);
+  t.match(loaded.text, /^certs  warning  the certificates folder does not exist: every endpoint with a certificate answers 503 CERTIFICATE_PENDING until its file appears \(certs.directory is relative to the configuration file's folder\)  \[CERT_DIRECTORY\]\n/);
   t.ok(loaded.config);
+});
+
+t.test('a certificates folder that is there but cannot be read is an error, not 503 from every endpoint', async (t) => {
+  // A file where the folder should be: listing it fails as a folder without permission does
+  // (which root, running these tests, cannot be refused).
+  const loaded = await loadFixture(t, { 'gateway.yaml': oneApi(endpoint('shop')), certs: 'not a folder\n' });
+  t.equal(loaded.text, "certs  the certificates folder cannot be read: a part of the path is not a folder; fix its permissions (the gateway's user must list and read it)  [CERT_DIRECTORY]\n");
+  t.equal(loaded.config, undefined);
 });
 
 t.test('a referenced file that does not parse fails the load, naming the file, the alias and the endpoint', async (t) => {
@@ -100,7 +108,7 @@ t.test('expired certificates: reject fails the load, warn only warns', async (t)
   const rejected = await loadFixture(t, { 'gateway.yaml': oneApi(endpoint('shop')), certs: { 'shop.crt': expired.certPem } });
   t.equal(
     rejected.text,
-    `certs/shop.crt  certificate "CN=shop.internal" expired on ${notAfter} (10 days ago), used by apis[0].endpoints.production; drop the renewed certificate in, or set certs.expired: warn to serve with it anyway  [CERT_EXPIRED]\n`,
+    `certs/shop.crt  certificate "CN=shop.internal" expired on ${notAfter} (10 days ago), used by apis[0].endpoints.production: handshakes that need it fail; drop the renewed certificate in (certs.expired: warn loads the configuration anyway, and those handshakes still fail)  [CERT_EXPIRED]\n`,
   );
   t.equal(rejected.config, undefined);
 
@@ -110,7 +118,7 @@ t.test('expired certificates: reject fails the load, warn only warns', async (t)
   });
   t.equal(
     warned.text,
-    `certs/shop.crt  warning  certificate "CN=shop.internal" expired on ${notAfter} (10 days ago), used by apis[0].endpoints.production; drop the renewed certificate in  [CERT_EXPIRED]\n`,
+    `certs/shop.crt  warning  certificate "CN=shop.internal" expired on ${notAfter} (10 days ago), used by apis[0].endpoints.production: handshakes that need it fail (502 BACKEND_TLS_UNTRUSTED) until the renewed certificate is dropped in  [CERT_EXPIRED]\n`,
   );
   t.ok(warned.config);
 });
@@ -142,7 +150,7 @@ t.test('hostname warning: a leaf that does not name the verified host', async (t
   const loaded = await loadFixture(t, { 'gateway.yaml': oneApi(endpoint('shop')), certs: { 'shop.crt': wrong.certPem } });
   t.equal(
     loaded.text,
-    'gateway.yaml:7:60  warning  apis[0].endpoints.production.certificate: no trusted certificate names "shop.internal" (from the URL), which the Strict hostname verifier checks: CN=other.internal [DNS:other.internal, DNS:*.example.test]. The handshake is bound to fail: set tls.serverName to a name in the certificate, reissue it with "shop.internal" in its SANs, or use hostnameVerifier AllowAll  [CERT_HOSTNAME]\n',
+    'gateway.yaml:7:60  warning  apis[0].endpoints.production.certificate: no trusted certificate can match "shop.internal" (from the URL), which the Strict hostname verifier checks: "CN=other.internal" [DNS:other.internal, DNS:*.example.test] (self-signed, CA:FALSE). It is a server\'s own certificate, accepted only as the one the backend presents, and it does not name "shop.internal", so the handshake is bound to fail: set tls.serverName to one of its names, have it reissued with "shop.internal" in its SANs, or use hostnameVerifier AllowAll  [CERT_HOSTNAME]\n',
   );
   t.ok(loaded.config, 'a warning never blocks');
 });
@@ -152,11 +160,15 @@ t.test('hostname warning: none when a name matches, a CA is trusted, or the veri
   const wildcard = issue({ cn: 'wild', sans: ['*.example.internal'] });
   const deep = issue({ cn: 'deep', sans: ['*.example.internal'] });
   const cnOnly = issue({ cn: 'shop.internal' });
+  // A self-signed CA:TRUE certificate that names a server, but did issue another: an issuer after all.
+  const signingServer = issue({ cn: 'gateway-ca.internal', sans: ['gateway-ca.internal'], isCA: true, keyIndex: 1 });
+  const signedByServer = issue({ cn: 'shop.internal', sans: ['shop.internal'], issuer: signingServer, keyIndex: 2 });
   const cases: [string, string, Record<string, string>, string][] = [
     ['SAN matches', endpoint('shop'), { 'shop.crt': shop.certPem }, ''],
     ['a wildcard matches one label', `{ url: "https://shop.example.internal", certificate: w }`, { 'w.crt': wildcard.certPem }, ''],
     ['the CN counts when there is no SAN', endpoint('cn'), { 'cn.crt': cnOnly.certPem }, ''],
     ['a CA may have issued a matching leaf', endpoint('ca'), { 'ca.crt': ca.certPem }, ''],
+    ['a self-signed CA that signed the other certificate of its file is an issuer', endpoint('pair'), { 'pair.crt': signingServer.certPem + signedByServer.certPem }, ''],
     ['serverName names the certificate', endpoint('w', ', tls: { serverName: other.example.internal }'), { 'w.crt': wildcard.certPem }, ''],
     [
       'DefaultAndLocalhost accepts 127.0.0.1',
@@ -174,13 +186,38 @@ t.test('hostname warning: none when a name matches, a CA is trusted, or the veri
     'gateway.yaml': oneApi(`{ url: "https://a.b.example.internal", certificate: d }`),
     certs: { 'd.crt': deep.certPem },
   });
-  t.match(tooDeep.text, /no trusted certificate names "a\.b\.example\.internal"/, 'a wildcard does not match two labels');
+  t.match(tooDeep.text, /no trusted certificate can match "a\.b\.example\.internal"/, 'a wildcard does not match two labels');
   const allowAll = await loadFixture(t, {
     'gateway.yaml': oneApi(`{ url: "https://a.b.example.internal", certificate: d, tls: { hostnameVerifier: AllowAll } }`),
     certs: { 'd.crt': deep.certPem },
   });
   t.notMatch(allowAll.text, /CERT_HOSTNAME/);
   t.match(allowAll.text, /TLS_ALLOW_ALL/);
+});
+
+t.test('hostname warning: a self-signed server certificate marked CA:TRUE (openssl req -x509) must name the host', async (t) => {
+  // `openssl req -x509` writes basicConstraints CA:TRUE on a self-signed server certificate: it is
+  // still the backend's own certificate, accepted only when presented, so its names decide.
+  const selfSigned = issue({ cn: 'other.internal', sans: ['other.internal'], isCA: true });
+  const loaded = await loadFixture(t, { 'gateway.yaml': oneApi(endpoint('shop')), certs: { 'shop.crt': selfSigned.certPem } });
+  t.equal(
+    loaded.text,
+    'gateway.yaml:7:60  warning  apis[0].endpoints.production.certificate: no trusted certificate can match "shop.internal" (from the URL), which the Strict hostname verifier checks: "CN=other.internal" [DNS:other.internal] (self-signed, CA:TRUE). It is a server\'s own certificate, accepted only as the one the backend presents, and it does not name "shop.internal", so the handshake is bound to fail: set tls.serverName to one of its names, have it reissued with "shop.internal" in its SANs, or use hostnameVerifier AllowAll  [CERT_HOSTNAME]\n',
+  );
+  const cnOnly = issue({ cn: 'other.internal', isCA: true });
+  const byCn = await loadFixture(t, { 'gateway.yaml': oneApi(endpoint('shop')), certs: { 'shop.crt': cnOnly.certPem } });
+  t.match(byCn.text, /no trusted certificate can match "shop\.internal".*"CN=other\.internal" \(self-signed, CA:TRUE\)/, 'a host name in the CN names a server too');
+  const matching = issue({ cn: 'shop.internal', sans: ['shop.internal'], isCA: true });
+  t.equal((await loadFixture(t, { 'gateway.yaml': oneApi(endpoint('shop')), certs: { 'shop.crt': matching.certPem } })).text, '', 'one naming the host is fine');
+});
+
+t.test('hostname warning: a trusted "CA" that is not one (CA:FALSE, no host) is named for what it is', async (t) => {
+  const notACa = issue({ cn: 'Orders CA', isCA: false });
+  const loaded = await loadFixture(t, { 'gateway.yaml': oneApi(endpoint('shop')), certs: { 'shop.crt': notACa.certPem } });
+  t.equal(
+    loaded.text,
+    'gateway.yaml:7:60  warning  apis[0].endpoints.production.certificate: "CN=Orders CA" (self-signed, CA:FALSE) is not a CA (CA:FALSE) and names no host: it cannot vouch for the backend\'s certificate, nor be the one it presents, so every handshake fails. Trust the backend\'s own certificate (gatehouse cert fetch) or the real CA that issued it  [CERT_HOSTNAME]\n',
+  );
 });
 
 t.test('two files for one referenced alias are an error', async (t) => {

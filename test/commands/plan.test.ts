@@ -43,7 +43,7 @@ t.test('--against a running gateway: a new API and a certificate rotation, shown
   const result = await plan(['--against', gw.adminUrl], gw.dir);
   t.equal(result.code, 0, result.stderr);
   const out = result.stdout;
-  t.match(out, `compared with the gateway at ${gw.adminUrl} (generation 1, revision ${gw.gateway.current.config.revision.slice(0, 12)})`);
+  t.match(out, `compared with the gateway at ${gw.adminUrl} (generation 1, revision ${gw.gateway.holder.current.config.revision.slice(0, 12)})`);
   t.match(out, /APIs\n {2}\+ Orders v2 {2}\(context \/orders\)/);
   t.match(out, /Endpoints\n {2}\+ Orders v2 production {2}https:\/\/127\.0\.0\.1:\d+\n {6}trusts shop-ca: CN=Plan Test CA/);
   const fingerprint = new X509Certificate(nextCa.certPem).fingerprint256;
@@ -54,7 +54,7 @@ t.test('--against a running gateway: a new API and a certificate rotation, shown
   t.match(out, /Certificates folder\n {2}\+ shop-ca-2027\.crt {2}CN=Plan Test CA 2027/);
   t.match(out, /APIs: 1 to add, 0 to remove, 0 to change; endpoints: 1 to add, 0 to remove, 1 to change; certificate files: 1 to add, 0 to remove, 0 to change\./);
 
-  t.equal(gw.gateway.current.generation, 1, 'plan changed nothing on the gateway');
+  t.equal(gw.gateway.holder.current.generation, 1, 'plan changed nothing on the gateway');
   t.equal((await request(`${gw.url}/orders/v2/`)).status, 404, 'the new API is not served yet');
 
   const asJson = JSON.parse((await plan(['--against', gw.adminUrl, '--format', 'json'], gw.dir)).stdout) as { changed: boolean; changes: { apis: { added: string[] } } };

@@ -61,7 +61,7 @@ t.test('the mistakes of the issue each exit 1 naming the file, line and column (
       'an expired referenced certificate',
       { 'gateway.yaml': oneApi(endpoint), certs: { 'shop.crt': expired.certPem } },
       {},
-      /^certs\/shop\.crt  certificate "CN=shop\.internal" expired on .* \(2 days ago\), used by apis\[0\]\.endpoints\.production; drop the renewed certificate in, or set certs\.expired: warn to serve with it anyway  \[CERT_EXPIRED\]$/m,
+      /^certs\/shop\.crt  certificate "CN=shop\.internal" expired on .* \(2 days ago\), used by apis\[0\]\.endpoints\.production: handshakes that need it fail; drop the renewed certificate in \(certs\.expired: warn loads the configuration anyway, and those handshakes still fail\)  \[CERT_EXPIRED\]$/m,
     ],
   ];
   for (const [name, files, env, expected] of cases) {

@@ -74,6 +74,10 @@ t.test('an endpoint inherits from its API, then from defaults, then from the sch
   t.same(api.production, {
     role: 'production',
     path: 'apis[0].endpoints.production',
+    pointer: '/apis/0/endpoints/production',
+    api: { name: api.name, version: api.version },
+    name: `${api.name} ${api.version} production`,
+    description: `API "${api.name}" version ${api.version}, production endpoint`,
     url: 'https://shop.internal:9443/api/',
     protocol: 'https:',
     hostname: 'shop.internal',

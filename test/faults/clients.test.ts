@@ -132,6 +132,11 @@ t.test('paths are normalized before routing; ambiguous encodings are refused', a
     ['/api/v1/public/%00', 400, 'INVALID_PATH'],
     ['/api/v1/public/%zz', 400, 'INVALID_PATH'],
     ['/api/../../../etc/passwd', 400, 'INVALID_PATH'],
+    // Tomcat and Spring strip ;parameters from each segment, then resolve "..".
+    ['/api/v1/public/..;/private', 400, 'INVALID_PATH'],
+    ['/api/v1/public/..;jsessionid=x/private', 400, 'INVALID_PATH'],
+    ['/api/v1/public/.;x/b', 400, 'INVALID_PATH'],
+    ['/api/v1/public/..%3B/private', 400, 'INVALID_PATH'],
   ];
   for (const [path, status, code] of escapes) {
     const answer = await send(path);
@@ -184,6 +189,28 @@ t.test('protocol upgrades: WebSocket refused with 501 UPGRADE_NOT_SUPPORTED; an 
   const h2c = await rawExchange(gw.gateway.http.port, 'GET /api/v1/h2c HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n', 500);
   t.equal(statusOf(h2c), 200, 'served over HTTP/1.1');
   t.notOk(backend.requests[0]?.headers.upgrade, 'without the Upgrade header');
+
+  // Without "upgrade" in Connection, Upgrade asks for nothing (RFC 9110 §7.8): a hop-by-hop
+  // header like the others, removed, and the request proxied.
+  const lone = await rawExchange(gw.gateway.http.port, 'GET /api/v1/lone HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nUpgrade: websocket\r\n\r\n', 500);
+  t.equal(statusOf(lone), 200, 'a lone Upgrade header is proxied as a plain request');
+  t.equal(backend.requests.at(-1)?.url, '/base/lone');
+  t.notOk(backend.requests.at(-1)?.headers.upgrade, 'without the Upgrade header');
+});
+
+t.test('two Host headers: 400 INVALID_HOST, never sent to a backend, with or without preserveHost', async (t) => {
+  const backend = await startBackend(t);
+  const gw = await startTestGateway(t, config(backend.url, '', '    headers: { preserveHost: true }\n'));
+  for (const path of ['/api/v1/x', '/other/v1/x']) {
+    const answer = await rawExchange(gw.gateway.http.port, `GET ${path} HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n`, 500);
+    t.equal(statusOf(answer), 400, `${path}: 400`);
+    t.equal(codeOf(answer), 'INVALID_HOST');
+    t.match(answer, /connection: close/i);
+  }
+  t.equal(backend.requests.length, 0, 'the backend received neither');
+  const one = await rawExchange(gw.gateway.http.port, 'GET /api/v1/one HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n', 500);
+  t.equal(statusOf(one), 200, 'one Host header is served');
+  t.equal(backend.requests[0]?.headers.host, 'a.example', 'and preserved');
 });
 
 t.test('maxBodySize: 413 PAYLOAD_TOO_LARGE by Content-Length at once, or as a chunked body passes the limit', async (t) => {

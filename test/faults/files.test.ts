@@ -82,7 +82,7 @@ async function breakAndRepair(t: Test, gw: TestGateway, target: string, good: st
     t.ok(errors.every((d) => d.file === target), `${c.name}: every error names ${path.basename(target)}`);
     t.match(errors.map((d) => render(gw.dir, d)).join('\n'), c.expected, `${c.name}: says why`);
     t.equal((await request(shop)).status, 200, `${c.name}: the running snapshot still serves`);
-    t.equal(gw.gateway.current.generation, 1, `${c.name}: nothing was swapped`);
+    t.equal(gw.gateway.holder.current.generation, 1, `${c.name}: nothing was swapped`);
     const logged = gw.logs.lines.filter((l) => l.msg === 'configuration rejected; generation 1 keeps serving');
     t.match((logged.at(-1)?.errors as string[] | undefined)?.join('\n'), new RegExp(path.basename(target).replace(/[.]/g, '\\.')), `${c.name}: the log line names the file`);
 

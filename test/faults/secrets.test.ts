@@ -117,7 +117,7 @@ t.test('no secret in any log line, /status, /metrics or error body', async (t) =
   const switched = nextReload(gw.gateway, 'applied');
   renameSync(staging, path.join(gw.dir, 'certs', 'gateway.p12'));
   await switched;
-  t.equal(gw.gateway.current.config.listen.https!.credentials.kind, 'pfx', 'now served from the PKCS#12');
+  t.equal(gw.gateway.holder.current.config.listen.https!.credentials.kind, 'pfx', 'now served from the PKCS#12');
   await exercise(gw.httpsUrl!);
 
   // Reloads whose broken values came from the environment: quoted as written, never expanded. One

@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import https from 'node:https';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -13,6 +15,7 @@ import { BIN, runCli } from '../helpers/cli.js';
 import { request } from '../helpers/client.js';
 import { currentRss, peakRss, spawnGateway } from '../helpers/process.js';
 import { issue, pkcs12 } from '../helpers/pki.js';
+import { until } from '../helpers/wait.js';
 
 const config = (url: string, extra = '') => `version: 1
 listen: { http: "127.0.0.1:0", shutdownTimeout: 10s }
@@ -31,6 +34,31 @@ t.test('a configuration with errors does not start: exit 1 with the same text as
   t.equal(errors.length, 1);
   t.match(run.stderr, errors[0]!, 'the same error text as validate');
   t.match(run.stderr, /gatehouse run: gateway\.yaml has errors; nothing started\n$/);
+});
+
+t.test('an address in use: which listener, which address, the line, what to do; no stack trace', async (t) => {
+  const taken = net.createServer();
+  taken.listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  t.teardown(() => taken.close());
+  const port = (taken.address() as AddressInfo).port;
+  const dir = t.testdir({ 'gateway.yaml': `version: 1\nlisten:\n  http: "127.0.0.1:${port}"\nadmin: { address: "127.0.0.1:0" }\napis: []\n` });
+  const run = await runCli(['run'], { cwd: dir });
+  t.equal(run.code, 1);
+  t.equal(
+    run.stderr,
+    `gateway.yaml:3:9  listen.http: the HTTP listener cannot listen on 127.0.0.1:${port}: the address is already in use by another process: stop it (\`ss -ltnp 'sport = :${port}'\` shows which), or set listen.http to a free port  [LISTEN_FAILED]\n` +
+      'gatehouse run: gateway.yaml has errors; nothing started\n',
+  );
+  t.notMatch(run.stderr, /\n\s+at /, 'no stack trace');
+
+  // A default address (not in the file) is named without a line.
+  const admin = t.testdir({ 'gateway.yaml': `version: 1\nlisten: { http: "127.0.0.1:0" }\nadmin: { address: "127.0.0.1:${port}", token: x }\napis: []\n` });
+  const adminRun = await runCli(['run'], { cwd: admin });
+  t.equal(adminRun.code, 1);
+  t.match(adminRun.stderr, new RegExp(`^gateway\\.yaml:3:\\d+  admin\\.address: the admin address cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use`));
+  const bare = t.testdir({ 'gateway.yaml': `version: 1\nlisten: { http: ${port} }\nadmin: { address: "127.0.0.1:0" }\napis: []\n` });
+  t.match((await runCli(['run'], { cwd: bare })).stderr, new RegExp(`listen\\.http: the HTTP listener cannot listen on 0\\.0\\.0\\.0:${port}`));
 });
 
 t.test('gatehouse with no command runs the gateway', async (t) => {
@@ -54,7 +82,7 @@ t.test('SIGTERM: stop accepting, finish the request in flight, exit 0', async (t
   const dir = t.testdir({ 'gateway.yaml': config(backend.url) });
   const gw = await spawnGateway(t, dir);
   const inFlight = request(`${gw.url}/api/v1/slow`);
-  while (!release) await new Promise((r) => setTimeout(r, 10));
+  await until(() => release !== undefined, 'the backend to receive the request');
   gw.child.kill('SIGTERM');
   await gw.logs.waitFor((l) => l.msg.startsWith('stopping'));
   const refused = await request(`${gw.url}/api/v1/`).then(
@@ -84,7 +112,7 @@ t.test('SIGINT stops too; a request still running at the shutdown timeout is cut
     (e: NodeJS.ErrnoException) => e.code ?? e.message,
   );
   await gw.logs.waitFor((l) => l.msg === 'gateway listening');
-  while (backend.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
+  await until(() => backend.requests.length > 0, 'the backend to receive the request');
   gw.child.kill('SIGINT');
   t.equal(await gw.exited, 0);
   t.not(await inFlight, 'completed', 'the unfinished response was cut, not completed');
@@ -220,7 +248,7 @@ t.test('the HTTPS listener from a PKCS#12 file with its passphrase from the envi
   t.teardown(() => child.kill('SIGKILL'));
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  while (!out.includes('gateway listening')) await new Promise((r) => setTimeout(r, 20));
+  await until(() => out.includes('gateway listening'), 'the gateway to listen', 20_000);
   const httpsUrl = /"https":"https:\/\/[^"]*:(\d+)"/.exec(out)![1];
   const status = await new Promise<number>((resolve, reject) => {
     https.get(`https://127.0.0.1:${httpsUrl}/api/v1/`, { ca: own.certPem, agent: false }, (r) => {
@@ -238,7 +266,7 @@ t.test('--pretty writes lines for people', async (t) => {
   const child = spawn(process.execPath, [BIN, 'run', '--pretty'], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, stdio: 'pipe' });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  while (!out.includes('gateway listening')) await new Promise((r) => setTimeout(r, 20));
+  await until(() => out.includes('gateway listening'), 'the gateway to listen', 20_000);
   t.match(out, /INFO.*\(gatehouse\): gateway listening\n\s+generation: 1\n/, 'a level, the message, then indented fields');
   t.notMatch(out, /^\{"level"/m, 'no JSON');
   child.kill('SIGTERM');

@@ -2,7 +2,8 @@
 // in batches, and respects the logger's level.
 import pino from 'pino';
 import t from 'tap';
-import { AccessLog, labelsOf } from '../../src/proxy/access-log.js';
+import { AccessLog } from '../../src/proxy/access-log.js';
+import { labelsOf } from '../../src/snapshot/snapshot.js';
 import { LogCapture } from '../helpers/gateway.js';
 
 t.test('the same line as pino, field for field', async (t) => {

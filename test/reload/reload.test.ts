@@ -1,4 +1,4 @@
-// Live reload (SPEC §3) against real files, real watchers and real backends. Every wait is for an
+// Live reload (docs/reload.md) against real files, real watchers and real backends. Every wait is for an
 // `applied`, `rejected` or `unchanged` event with a deadline; nothing sleeps and hopes.
 import { once } from 'node:events';
 import { mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { startBackend } from '../helpers/backend.js';
 import { json, request } from '../helpers/client.js';
 import { nextReload, startTestGateway } from '../helpers/gateway.js';
 import { createCA, daysFromNow, issue } from '../helpers/pki.js';
+import { until } from '../helpers/wait.js';
 
 const ca = createCA('Reload Test CA', { keyIndex: 0 });
 const leaf = issue({ cn: 'reload.test', sans: ['127.0.0.1'], issuer: ca, keyIndex: 1 });
@@ -63,7 +64,7 @@ t.test('broken YAML is rejected with its line and column; the old configuration 
   const logged = await gw.logs.waitFor((l) => l.msg === 'configuration rejected; generation 1 keeps serving');
   t.match((logged.errors as string[])[0], /gateway\.yaml:6:\d+  flow sequence in block collection must be sufficiently indented and end with a \]  \[CONFIG_SYNTAX\]$/);
   t.equal((await request(`${gw.url}/shop/v1/`)).status, 200, 'generation 1 still serves');
-  t.equal(gw.gateway.current.generation, 1);
+  t.equal(gw.gateway.holder.current.generation, 1);
 
   writeFileSync(file, config(api('Fixed', backend.url)));
   await nextReload(gw.gateway, 'applied');
@@ -92,7 +93,7 @@ t.test('an unknown key, a garbage .crt and an expired certificate each leave the
     const back = await Promise.race([nextReload(gw.gateway, 'unchanged'), nextReload(gw.gateway, 'applied')]);
     t.ok(back, `${name}: repaired`);
   }
-  t.equal(gw.gateway.current.generation, 1, 'nothing was ever half-applied');
+  t.equal(gw.gateway.holder.current.generation, 1, 'nothing was ever half-applied');
 });
 
 t.test("a Kubernetes-style ..data swap of the certificates folder is picked up", async (t) => {
@@ -161,7 +162,7 @@ t.test('unchanged content (a touch, a rewrite of the same bytes) swaps nothing',
   writeFileSync(file, text);
   const unchanged = await nextReload(gw.gateway, 'unchanged');
   t.equal(unchanged.reason, 'files changed');
-  t.equal(gw.gateway.current.generation, 1);
+  t.equal(gw.gateway.holder.current.generation, 1);
   t.notOk(gw.logs.find((l) => l.msg === 'configuration applied'));
 });
 
@@ -244,14 +245,14 @@ t.test("across a reload, unchanged endpoints keep their connections; a changed e
   const gw = await startTestGateway(t, config(apis('30s')), { certs: { 'ca.crt': ca.certPem } });
   t.equal((await request(`${gw.url}/steady/v1/`)).status, 200);
   const steadyHandshakes = steady.handshakes();
-  const oldPool = gw.gateway.current.apis[0]!.production.pool!;
+  const oldPool = gw.gateway.holder.current.apis[0]!.production.pool!;
 
   const inFlight = request(`${gw.url}/slow/v1/slow`);
-  while (!release) await new Promise((r) => setTimeout(r, 10));
+  await until(() => release !== undefined, 'the slow backend to receive the request');
   writeFileSync(path.join(gw.dir, 'gateway.yaml'), config(apis('31s')));
   const applied = await nextReload(gw.gateway, 'applied');
   t.same(applied.pools, { kept: 1, opened: 1, retired: 1 });
-  t.not(gw.gateway.current.apis[0]!.production.pool, oldPool, 'the changed endpoint has a new pool');
+  t.not(gw.gateway.holder.current.apis[0]!.production.pool, oldPool, 'the changed endpoint has a new pool');
   t.equal(oldPool.closed, true, 'the old pool accepts no new request');
   t.equal(oldPool.destroyed, false, 'but is not destroyed: its request is in flight');
 
@@ -280,7 +281,9 @@ t.test('preflight: enforce refuses a reload whose changed endpoint cannot handsh
       code: 'RELOAD_PREFLIGHT',
       severity: 'error',
       path: 'apis[0].endpoints.production',
-      message: new RegExp(`^API "Shop" version v1, production endpoint: the handshake with ${backend.url.replace(/[.]/g, '\\.')} failed \\(BACKEND_TLS_UNTRUSTED: backend certificate not trusted: UNABLE_TO_GET_ISSUER_CERT_LOCALLY\\)$`),
+      message: new RegExp(
+        `^API "Shop" version v1, production endpoint: the handshake with ${backend.url.replace(/[.]/g, '\\.')} failed \\(BACKEND_TLS_UNTRUSTED\\): the backend presents "CN=reload\\.test" \\(issuer "CN=Reload Test CA"\\), which is issued by a CA this endpoint does not trust; this endpoint trusts certificate wrong\\. If it is the right certificate, capture it with \``,
+      ),
     },
   ]);
   t.equal((await request(`${gw.url}/shop/v1/`)).status, 200, 'the old configuration still serves');
@@ -295,10 +298,10 @@ t.test('preflight: enforce refuses a reload whose changed endpoint cannot handsh
 t.test('the configuration of each request is the snapshot it started with', async (t) => {
   const backend = await startBackend(t);
   const gw = await startTestGateway(t, config(api('Shop', `${backend.url}/v1`)));
-  const before = gw.gateway.current;
+  const before = gw.gateway.holder.current;
   writeFileSync(path.join(gw.dir, 'gateway.yaml'), config(api('Shop', `${backend.url}/v2`)));
   await nextReload(gw.gateway, 'applied');
-  t.not(gw.gateway.current, before);
+  t.not(gw.gateway.holder.current, before);
   t.ok(Object.isFrozen(before.config), 'snapshots are immutable');
   t.equal(json<{ url: string }>(await request(`${gw.url}/shop/v1/x`)).url, '/v2/x');
 });

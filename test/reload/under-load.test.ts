@@ -89,6 +89,6 @@ ${extra}`;
   t.equal(outcomes.length, 12, 'twelve reloads applied');
   t.ok(outcomes.filter((o) => o.changes.endpoints.changed.some((c) => c.name === 'Load v1 production')).length >= 6, "half of them replaced the loaded endpoint's pool");
   t.ok(outcomes.filter((o) => !o.changes.endpoints.changed.some((c) => c.name === 'Load v1 production')).length >= 3, 'others left it alone');
-  t.equal(gw.gateway.current.generation, 13);
+  t.equal(gw.gateway.holder.current.generation, 13);
   t.equal(loaded.requests.length, total, 'the backend saw every request once');
 });

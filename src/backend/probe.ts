@@ -1,21 +1,27 @@
 // Handshakes that send nothing:
 // - probeEndpoint: one handshake with an endpoint's backend, made exactly as the endpoint's pool
-//   makes its connections (snapshot/backend-tls.ts: its trust, hostname verifier, tls.serverName,
-//   protocols, ciphers and connect timeout). What `gatehouse check` reports and what
-//   reload.preflight decides on.
+//   makes its connections (tls.ts: its trust, hostname verifier, tls.serverName, protocols,
+//   ciphers and connect timeout). What `gatehouse check` reports and what reload.preflight
+//   decides on; explain.ts says why a failed one failed.
 // - fetchPresentedChain: the certificates a backend presents, trusting nothing. What
 //   `gatehouse cert fetch` captures.
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { connect, createSecureContext } from 'node:tls';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import { bareHost } from '../certs/hostname.js';
+import { describeCertificate } from '../certs/parse.js';
+import type { CertificateInfo } from '../certs/types.js';
+import { mapWithConcurrency } from '../concurrency.js';
 import { formatDuration } from '../config/durations.js';
-import type { CertificateInfo, EndpointConfig } from '../config/types.js';
-import { classifyBackendError } from '../proxy/errors.js';
-import type { BackendFailureCode } from '../proxy/errors.js';
-import { BackendCertificateError, backendConnector, effectiveCiphers } from '../snapshot/backend-tls.js';
-import { bareHost } from './hostname.js';
-import { describeCertificate } from './parse.js';
+import { effectiveCiphers } from '../config/tls.js';
+import type { EndpointConfig } from '../config/types.js';
+import { classifyBackendError } from './failure.js';
+import type { BackendFailureCode } from './failure.js';
+import { BackendCertificateError, backendConnector } from './tls.js';
+
+/** Handshakes at once: a hundred endpoints are checked in a few round trips, a thousand without a storm. */
+const PROBE_CONCURRENCY = 16;
 
 export type Probe =
   | {
@@ -41,6 +47,11 @@ export type Probe =
 export interface ProbeOptions {
   /** Also tell which certificate an accepted backend presented (see below); preflight does not need it. */
   readonly describeAccepted?: boolean;
+}
+
+/** `probe` for every item, a few handshakes at a time; the results in the order given. */
+export function probeAll<T, R>(items: readonly T[], probe: (item: T) => Promise<R>): Promise<R[]> {
+  return mapWithConcurrency(items, PROBE_CONCURRENCY, probe);
 }
 
 export async function probeEndpoint(endpoint: EndpointConfig, options: ProbeOptions = {}): Promise<Probe> {

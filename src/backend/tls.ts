@@ -1,5 +1,5 @@
 // How the gateway connects to one endpoint's backend over TLS: a secure context that trusts
-// exactly the endpoint's certificates (SPEC §2), and an undici connector that refuses the
+// exactly the endpoint's certificates (docs/configuration.md#certificates), and an undici connector that refuses the
 // connection, before a single byte of the request is written, unless
 //   1. OpenSSL verified the chain against that context (signatures, dates, purpose), and
 //   2. the endpoint's hostname verifier accepts the certificate for the configured host.
@@ -15,10 +15,12 @@ import { X509Certificate } from 'node:crypto';
 import { createSecureContext, rootCertificates } from 'node:tls';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { buildConnector } from 'undici';
-import type { CertificateInfo, EndpointConfig, TlsVersion } from '../config/types.js';
-import { describeCertificate } from '../certs/parse.js';
 import { verifierAccepts } from '../certs/hostname.js';
-import { TLS_VERSIONS } from '../config/rules.js';
+import { describeCertificate } from '../certs/parse.js';
+import type { CertificateInfo } from '../certs/types.js';
+import { effectiveCiphers } from '../config/tls.js';
+import type { EndpointConfig } from '../config/types.js';
+import { verifiedHost } from '../config/usage.js';
 
 type Connector = buildConnector.connector;
 
@@ -44,17 +46,6 @@ export class BackendCertificateError extends Error {
   }
 }
 
-/**
- * The cipher string for a range of TLS versions. OpenSSL 3 refuses TLSv1 and TLSv1.1 (SHA-1
- * signatures) unless its security level is 0, so a range reaching below TLSv1.2 lowers it, for
- * that endpoint or listener only (and `validate` warns).
- */
-export function effectiveCiphers(minVersion: TlsVersion, ciphers: string | undefined): string | undefined {
-  const legacy = TLS_VERSIONS.indexOf(minVersion) < TLS_VERSIONS.indexOf('TLSv1.2');
-  if (!legacy) return ciphers;
-  return `${ciphers ?? 'DEFAULT'}:@SECLEVEL=0`;
-}
-
 /** The secure context of an endpoint: its trust store, versions and ciphers. Built once per pool. */
 export function backendSecureContext(endpoint: EndpointConfig): SecureContext {
   const { tls } = endpoint;
@@ -73,15 +64,9 @@ export function backendSecureContext(endpoint: EndpointConfig): SecureContext {
   });
 }
 
-/** The host the verifier checks: tls.serverName, else the URL's host. */
-export function verifiedHost(endpoint: EndpointConfig): string {
-  return endpoint.tls.serverName ?? endpoint.hostname;
-}
-
 export function backendConnector(endpoint: EndpointConfig): Connector {
   if (endpoint.protocol === 'http:') return buildConnector({ timeout: endpoint.timeouts.connectMs });
-  const host = verifiedHost(endpoint);
-  const verifier = endpoint.tls.hostnameVerifier;
+  const { host, verifier } = verifiedHost(endpoint);
   const base = buildConnector({
     secureContext: backendSecureContext(endpoint),
     // Checked below, on the completed handshake; see the comment at the top of this file.

@@ -1,0 +1,82 @@
+// Queries over a compiled configuration that many places ask: its endpoints, whether one waits
+// for its certificate, who uses which certificate alias, and every certificate in use. One home,
+// so that /status, the metrics, the expiry lines, cert list, cert fetch, check and the revision
+// cannot disagree.
+import type { VerifiedHost } from '../certs/hostname.js';
+import type { CertificateInfo } from '../certs/types.js';
+import { closestWord } from '../text.js';
+import type { ApiConfig, EndpointConfig, GatewayConfig } from './types.js';
+
+/** Every endpoint, in the order of the configuration: each API's production, then its sandbox. */
+export function endpointsOf(config: { readonly apis: readonly ApiConfig[] }): EndpointConfig[] {
+  return config.apis.flatMap((api) => (api.sandbox ? [api.production, api.sandbox] : [api.production]));
+}
+
+/**
+ * An https endpoint with certificate aliases none of which has a file yet: it has nothing to
+ * trust, so it has no pool and answers 503 CERTIFICATE_PENDING.
+ */
+export function isPending(endpoint: EndpointConfig): boolean {
+  return endpoint.protocol === 'https:' && endpoint.certificateAliases.length > 0 && endpoint.certificates.length === 0;
+}
+
+/** The host an endpoint's hostname verifier checks: tls.serverName, else the URL's host. */
+export function verifiedHost(endpoint: EndpointConfig): VerifiedHost {
+  return { host: endpoint.tls.serverName ?? endpoint.hostname, verifier: endpoint.tls.hostnameVerifier, fromServerName: endpoint.tls.serverName !== undefined };
+}
+
+/**
+ * The alias of the folder a pending alias of the endpoint was probably meant to be (a misspelt
+ * alias looks exactly like one whose file is not there yet). The endpoint's own other aliases,
+ * a rotation list, are not candidates.
+ */
+export function misspeltAlias(endpoint: EndpointConfig, known: readonly string[]): string | undefined {
+  const candidates = known.filter((k) => !endpoint.certificateAliases.includes(k));
+  for (const alias of endpoint.pendingAliases) {
+    const guess = closestWord(alias, candidates);
+    if (guess) return guess;
+  }
+  return undefined;
+}
+
+/** The endpoints that reference each certificate alias, in the order of the configuration. */
+export function certificateUsers(endpoints: readonly EndpointConfig[]): Map<string, EndpointConfig[]> {
+  const users = new Map<string, EndpointConfig[]>();
+  for (const endpoint of endpoints) {
+    for (const alias of endpoint.certificateAliases) {
+      const list = users.get(alias);
+      if (list) list.push(endpoint);
+      else users.set(alias, [endpoint]);
+    }
+  }
+  return users;
+}
+
+/** Who uses a certificate in use: an endpoint's name, or `listen.https` for the listener's own. */
+export const LISTENER_USER = 'listen.https';
+
+export interface CertificateInUse extends Pick<CertificateInfo, 'fingerprint256' | 'notAfterMs' | 'subject'> {
+  readonly alias: string;
+  /** `Shop 1.0 production`, or `listen.https`. */
+  readonly usedBy: readonly string[];
+}
+
+/** Every certificate the configuration uses, once per alias and fingerprint, with who uses it. */
+export function certificatesInUse(config: GatewayConfig): CertificateInUse[] {
+  const byKey = new Map<string, CertificateInUse & { usedBy: string[] }>();
+  const add = (alias: string, certificate: CertificateInfo, user: string) => {
+    const key = `${alias}\0${certificate.fingerprint256}`;
+    let entry = byKey.get(key);
+    if (!entry) {
+      entry = { alias, fingerprint256: certificate.fingerprint256, notAfterMs: certificate.notAfterMs, subject: certificate.subject, usedBy: [] };
+      byKey.set(key, entry);
+    }
+    if (!entry.usedBy.includes(user)) entry.usedBy.push(user);
+  };
+  for (const endpoint of endpointsOf(config)) {
+    for (const file of endpoint.certificates) for (const certificate of file.certificates) add(file.alias, certificate, endpoint.name);
+  }
+  const https = config.listen.https;
+  if (https) for (const certificate of https.credentials.certificates) add(https.certificate, certificate, LISTENER_USER);
+  return [...byKey.values()];
+}
