@@ -6,7 +6,9 @@ import { EXIT_FAILED, EXIT_OK, UsageError, configFileArg, parseCommandArgs } fro
 import type { CommandIo } from '../cli/io.js';
 import { formatText } from '../diagnostics.js';
 import { startGateway } from '../gateway.js';
+import type { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
+import type { Logger } from '../log.js';
 
 export const RUN_USAGE = `Usage: gatehouse run [-c gateway.yaml] [--pretty] [--log-level info]
 
@@ -35,36 +37,76 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
 
   const logger = createLogger({ pretty: values.pretty, level });
   const file = configFileArg(io, values.config, positionals);
-  const started = await startGateway({ configPath: file, env: io.env, logger });
-  if (!started.gateway) {
-    io.stderr.write(formatText(started.diagnostics, io.cwd));
-    io.stderr.write(`gatehouse run: ${path.relative(io.cwd, file) || file} has errors; nothing started\n`);
-    return EXIT_FAILED;
+  // Handlers for the life of the process, from before the gateway starts: a signal without one
+  // kills the process with its default action, resetting every request in flight.
+  const signals = new Signals(logger);
+  try {
+    const started = await startGateway({ configPath: file, env: io.env, logger });
+    if (!started.gateway) {
+      io.stderr.write(formatText(started.diagnostics, io.cwd));
+      io.stderr.write(`gatehouse run: ${path.relative(io.cwd, file) || file} has errors; nothing started\n`);
+      return EXIT_FAILED;
+    }
+    return (await signals.serve(started.gateway)) === 'stopped' ? EXIT_OK : EXIT_FAILED;
+  } finally {
+    signals.remove();
   }
-  const { gateway } = started;
-  // Installed for the life of the process: a signal without a handler would kill it with its
-  // default action, resetting every request in flight.
-  process.on('SIGHUP', () => {
-    if (gateway.stopping) logger.info({ signal: 'SIGHUP' }, 'stopping: SIGHUP ignored (no reload while requests drain)');
+}
+
+/**
+ * SIGHUP reloads; the first SIGTERM or SIGINT stops gracefully. While stopping, SIGHUP is ignored
+ * and a second stop signal changes nothing (it is easy to press Ctrl-C twice); a third stops at
+ * once, cutting what is still in flight. A signal that arrives while the gateway starts is acted
+ * on once it has started.
+ */
+class Signals {
+  #gateway: Gateway | undefined;
+  #received = 0;
+  #done: ((outcome: 'stopped' | 'aborted') => void) | undefined;
+  readonly #outcome = new Promise<'stopped' | 'aborted'>((resolve) => (this.#done = resolve));
+
+  constructor(private readonly logger: Logger) {
+    process.on('SIGHUP', this.#onHangup);
+    process.on('SIGTERM', this.#onStop);
+    process.on('SIGINT', this.#onStop);
+  }
+
+  /** Resolves once the gateway stopped: 'stopped' gracefully, 'aborted' by a third signal. */
+  serve(gateway: Gateway): Promise<'stopped' | 'aborted'> {
+    this.#gateway = gateway;
+    if (this.#received > 0) this.#act(undefined);
+    return this.#outcome;
+  }
+
+  remove(): void {
+    process.off('SIGHUP', this.#onHangup);
+    process.off('SIGTERM', this.#onStop);
+    process.off('SIGINT', this.#onStop);
+  }
+
+  readonly #onHangup = (): void => {
+    const gateway = this.#gateway;
+    if (!gateway) this.logger.info({ signal: 'SIGHUP' }, 'starting: SIGHUP ignored (the files are read as the gateway starts)');
+    else if (gateway.stopping) this.logger.info({ signal: 'SIGHUP' }, 'stopping: SIGHUP ignored (no reload while requests drain)');
     else void gateway.reloader.reloadNow('SIGHUP');
-  });
-  const outcome = await new Promise<'stopped' | 'aborted'>((resolve) => {
-    let received = 0;
-    const onStop = (signal: NodeJS.Signals): void => {
-      received++;
-      if (received === 1) {
-        logger.info({ signal }, 'signal received');
-        logger.flush();
-        void gateway.stop().then(() => resolve('stopped'));
-      } else if (received === 2) {
-        logger.warn({ signal }, 'already stopping: requests in flight are finishing within listen.shutdownTimeout; send it once more to stop at once and cut them');
-      } else {
-        logger.warn({ signal }, 'stopping at once: the connections of requests still in flight are closed');
-        void gateway.abort().then(() => resolve('aborted'));
-      }
-    };
-    process.on('SIGTERM', onStop);
-    process.on('SIGINT', onStop);
-  });
-  return outcome === 'stopped' ? EXIT_OK : EXIT_FAILED;
+  };
+
+  readonly #onStop = (signal: NodeJS.Signals): void => {
+    this.#received++;
+    if (this.#gateway) this.#act(signal);
+  };
+
+  #act(signal: NodeJS.Signals | undefined): void {
+    const gateway = this.#gateway!;
+    if (this.#received >= 3) {
+      this.logger.warn({ signal }, 'stopping at once: the connections of requests still in flight are closed');
+      void gateway.abort().then(() => this.#done!('aborted'));
+    } else if (!gateway.stopping) {
+      this.logger.info({ signal }, 'signal received');
+      this.logger.flush();
+      void gateway.stop().then(() => this.#done!('stopped'));
+    } else {
+      this.logger.warn({ signal }, 'already stopping: requests in flight are finishing within listen.shutdownTimeout; send it once more to stop at once and cut them');
+    }
+  }
 }

@@ -1,15 +1,18 @@
-// Failing backends (issue 6), as raw TCP servers that misbehave on purpose: a reset before the
+// Failing backends (docs/http.md), as raw TCP servers that misbehave on purpose: a reset before the
 // response, a reset in the middle of the body, bytes that are not HTTP, a keep-alive connection
 // closed just as the next request arrives, a 5xx, a stall. The client must always see either a
 // true answer, a clear error, or a broken connection; never a clean-looking truncated response.
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { request } from '../helpers/client.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { until } from '../helpers/wait.js';
 
 /** A TCP backend: `onRequest(socket, index)` is called with each connection's first bytes. */
 async function rawBackend(t: Test, onData: (socket: net.Socket, data: string, connection: number) => void) {
@@ -131,6 +134,33 @@ t.test('a keep-alive connection the backend closes as the next request arrives: 
   t.equal(backend.requests() - before, 1, 'the backend saw it once');
   const del = await request(`${gw.url}/api/v1/d`, { method: 'DELETE' });
   t.equal(del.status, 200, 'DELETE without a body is idempotent: retried');
+});
+
+t.test('a stale connection whose pool a reload closed meanwhile: the retry goes to the pool served now', async (t) => {
+  // The second request of connection 1 is held until the test lets it fail; meanwhile a reload
+  // gives the endpoint a new pool and retires the old one (closed to new requests).
+  let fail: (() => void) | undefined;
+  const backend = await rawBackend(t, (socket, data, connection) => {
+    if (connection === 1 && data.includes('GET /held ')) {
+      fail = () => socket.destroy();
+      return;
+    }
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nconn ${connection}`);
+  });
+  const reloadable = (socket: string) => config(backend.url, socket).replace('version: 1\n', 'version: 1\nlisten: { http: "127.0.0.1:0" }\nadmin: { address: "127.0.0.1:0" }\nreload: { interval: 1h }\n');
+  const gw = await startTestGateway(t, reloadable('30s'));
+  t.equal((await request(`${gw.url}/api/v1/warm`)).text, 'conn 1');
+  const oldPool = gw.gateway.holder.current.apis[0]!.production.pool!;
+  const held = request(`${gw.url}/api/v1/held`, { headers: { 'x-request-id': 'stale-after-reload' } });
+  await until(() => fail !== undefined, 'the backend to hold the request');
+  writeFileSync(path.join(gw.dir, 'gateway.yaml'), reloadable('31s'));
+  t.equal((await gw.gateway.reloader.reloadNow('test')).kind, 'applied');
+  t.equal(oldPool.closed, true, 'the request started on a pool that is closed now');
+  fail!();
+  const res = await held;
+  t.equal(res.status, 200, 'retried, not 502');
+  t.equal(res.text, 'conn 2', 'on a new connection of the new pool');
+  t.equal((await gw.logs.request('stale-after-reload')).retriedAfter, 'UND_ERR_SOCKET');
 });
 
 t.test('a 5xx from the backend is passed through untouched', async (t) => {

@@ -90,12 +90,55 @@ t.test('SIGTERM: stop accepting, finish the request in flight, exit 0', async (t
     (e: NodeJS.ErrnoException) => e.code,
   );
   t.equal(refused, 'ECONNREFUSED', 'no new connection is accepted once stopping');
-  release();
+  release!();
   const res = await inFlight;
   t.equal(res.status, 200);
   t.equal(res.text, 'started and finished', 'the request in flight finished whole');
   t.equal(await gw.exited, 0);
   t.ok(gw.logs.find((l) => l.msg === 'stopped'));
+});
+
+t.test('while draining: SIGHUP is ignored, a second SIGTERM changes nothing, the response in flight says Connection: close', async (t) => {
+  let release: (() => void) | undefined;
+  const backend = await startBackend(t, { handler: (_req, res) => (release = () => res.end('finished')) });
+  const dir = t.testdir({ 'gateway.yaml': config(backend.url) });
+  const gw = await spawnGateway(t, dir);
+  const agent = new http.Agent({ keepAlive: true });
+  t.teardown(() => agent.destroy());
+  const inFlight = request(`${gw.url}/api/v1/slow`, { agent });
+  await until(() => release !== undefined, 'the backend to receive the request');
+  gw.child.kill('SIGTERM');
+  await gw.logs.waitFor((l) => l.msg.startsWith('stopping: no new connections'));
+  gw.child.kill('SIGHUP');
+  await gw.logs.waitFor((l) => l.msg === 'stopping: SIGHUP ignored (no reload while requests drain)');
+  gw.child.kill('SIGTERM');
+  await gw.logs.waitFor((l) => l.msg.startsWith('already stopping'));
+  t.equal(gw.child.exitCode, null, 'still running: the signals killed nothing');
+  release!();
+  const res = await inFlight;
+  t.equal(res.status, 200);
+  t.equal(res.text, 'finished', 'the request in flight finished whole');
+  t.equal(res.headers.connection, 'close', 'and its response closes the kept-alive connection');
+  t.equal(await gw.exited, 0);
+});
+
+t.test('a third SIGTERM stops at once: the request in flight is cut, exit 1', async (t) => {
+  const backend = await startBackend(t, { handler: () => undefined });
+  const dir = t.testdir({ 'gateway.yaml': config(backend.url) });
+  const gw = await spawnGateway(t, dir);
+  const inFlight = request(`${gw.url}/api/v1/never`).then(
+    () => 'completed',
+    (e: NodeJS.ErrnoException) => e.code ?? e.message,
+  );
+  await until(() => backend.requests.length > 0, 'the backend to receive the request');
+  for (const expected of [/^stopping: no new connections/, /^already stopping/]) {
+    gw.child.kill('SIGTERM');
+    await gw.logs.waitFor((l) => expected.test(l.msg));
+  }
+  gw.child.kill('SIGTERM');
+  t.equal(await gw.exited, 1, 'well before the 10 s shutdown timeout');
+  t.not(await inFlight, 'completed');
+  t.ok(gw.logs.find((l) => l.msg.startsWith('stopping at once')));
 });
 
 t.test('SIGINT stops too; a request still running at the shutdown timeout is cut, and the exit is 0', async (t) => {

@@ -66,7 +66,11 @@ t.test('connect timeout: a TLS handshake that never completes answers 504 after 
   t.equal(code(res), 'BACKEND_TIMEOUT');
   t.ok(elapsed >= 250 && elapsed < 10_000, `answered after the connect timeout, long before the socket timeout (${elapsed} ms)`);
   t.equal(silent.connections(), 1, 'the TCP connection was made; the handshake is what timed out');
-  t.match(await gw.logs.request('connect-timeout'), { error: { code: 'UND_ERR_CONNECT_TIMEOUT' } });
+  t.match(await gw.logs.request('connect-timeout'), {
+    error: { code: 'UND_ERR_CONNECT_TIMEOUT' },
+    timeout: { setting: 'timeouts.connect', ms: 300 },
+    hint: /^no connection and TLS handshake within timeouts\.connect \(300ms\) at 127\.0\.0\.1:\d+: /,
+  });
 });
 
 t.test('socket timeout: a backend silent after the request answers 504 after timeouts.socket', async (t) => {
@@ -79,7 +83,12 @@ t.test('socket timeout: a backend silent after the request answers 504 after tim
   t.equal(code(res), 'BACKEND_TIMEOUT');
   t.ok(elapsed >= 350 && elapsed < 10_000, `after about the socket timeout (${elapsed} ms)`);
   t.equal(backend.requests.length, 1, 'the backend did receive the request');
-  t.match(await gw.logs.request('socket-timeout'), { error: { code: 'UND_ERR_HEADERS_TIMEOUT' } });
+  // The WSO2 FAQ's first question: which timeout, and how long it is.
+  t.match(await gw.logs.request('socket-timeout'), {
+    error: { code: 'UND_ERR_HEADERS_TIMEOUT' },
+    timeout: { setting: 'timeouts.socket', ms: 400 },
+    hint: /^127\.0\.0\.1:\d+ sent no response headers within timeouts\.socket \(400ms\): the backend is slow or stuck; if it is slow by design, raise timeouts\.socket for this endpoint or API \(WSO2's http\.socket\.timeout\)$/,
+  });
 });
 
 t.test('socket timeout between body chunks: the client connection is aborted, not ended cleanly', async (t) => {
@@ -101,7 +110,12 @@ t.test('socket timeout between body chunks: the client connection is aborted, no
   t.match(outcome, /^HTTP\/1\.1 200 OK\r\n/, 'the headers were forwarded');
   t.match(outcome, /content-length: 100\r\n/i);
   t.match(outcome, /first half of the body$/, 'then the connection closed short of the announced length');
-  t.match(await gw.logs.request('body-timeout'), { code: 'BACKEND_TIMEOUT', error: { code: 'UND_ERR_BODY_TIMEOUT' } });
+  t.match(await gw.logs.request('body-timeout'), {
+    code: 'BACKEND_TIMEOUT',
+    error: { code: 'UND_ERR_BODY_TIMEOUT' },
+    timeout: { setting: 'timeouts.socket', ms: 400 },
+    hint: /sent nothing more of its response body within timeouts\.socket \(400ms\)/,
+  });
 });
 
 t.test('a port nothing listens on: 502 BACKEND_UNREACHABLE', async (t) => {
@@ -112,7 +126,7 @@ t.test('a port nothing listens on: 502 BACKEND_UNREACHABLE', async (t) => {
   t.same(json(res), {
     error: { code: 'BACKEND_UNREACHABLE', message: 'API "Test" version v1, production endpoint: the backend is unreachable', requestId: 'refused' },
   });
-  t.match(await gw.logs.request('refused'), { error: { code: 'ECONNREFUSED' }, backend: `https://127.0.0.1:${port}` });
+  t.match(await gw.logs.request('refused'), { error: { code: 'ECONNREFUSED' }, backend: `https://127.0.0.1:${port}`, hint: /^nothing accepted a connection at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/ });
 });
 
 t.test('a host name that does not resolve: 502 BACKEND_UNREACHABLE', async (t) => {
@@ -135,5 +149,8 @@ t.test('a backend that answers with something other than HTTP: 502 BACKEND_INVAL
   const res = await request(`${gw.url}/api/v1/`, { headers: { 'x-request-id': 'garbage' } });
   t.equal(res.status, 502);
   t.equal(code(res), 'BACKEND_INVALID_RESPONSE');
-  t.match(await gw.logs.request('garbage'), { error: { name: 'HTTPParserError', message: /does not match the HTTP\/1\.1 protocol/ } });
+  t.match(await gw.logs.request('garbage'), {
+    error: { name: 'HTTPParserError', message: /does not match the HTTP\/1\.1 protocol/ },
+    hint: /^127\.0\.0\.1:\d+ answered with something that is not HTTP\/1\.1(?: \(HPE_\w+\))?: check the URL's scheme and port/,
+  });
 });

@@ -7,6 +7,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import type { StatusDocument } from '../../src/admin/status.js';
 import { startBackend } from '../helpers/backend.js';
 import { json, request } from '../helpers/client.js';
@@ -32,7 +33,7 @@ apis:
 const status = async (gw: TestGateway) => json<StatusDocument>(await request(`${gw.adminUrl}/status`));
 const successful = async (gw: TestGateway) => /^gatehouse_config_last_reload_successful (\d)$/m.exec((await request(`${gw.adminUrl}/metrics`)).text)?.[1];
 
-async function running(t: Parameters<Parameters<typeof t.test>[1]>[0], certificate?: string) {
+async function running(t: Test, certificate?: string) {
   const backend = await startBackend(t, { certificate: leaf });
   const gw = await startTestGateway(t, config(backend.url, certificate), { certs: { 'shop-ca.crt': ca.certPem, 'shop-b.crt': ca.certPem } });
   t.equal((await request(`${gw.url}/shop/v1/`)).status, 200, 'served before');

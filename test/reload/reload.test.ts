@@ -257,7 +257,7 @@ t.test("across a reload, unchanged endpoints keep their connections; a changed e
   t.equal(oldPool.destroyed, false, 'but is not destroyed: its request is in flight');
 
   const retired = once(gw.gateway.reloader, 'retired', { signal: AbortSignal.timeout(10_000) });
-  release();
+  release!();
   const res = await inFlight;
   t.equal(res.status, 200);
   t.equal(res.text, 'started finished', 'the request in flight finished on the old pool');
