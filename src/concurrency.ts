@@ -1,5 +1,5 @@
-// Bounded concurrency: reading a thousand certificate files or handshaking a hundred endpoints,
-// a few at a time rather than one after the other or all at once.
+// Bounded concurrency: handshaking with a hundred endpoints (check, reload.preflight) a few at a
+// time, rather than one after the other or all at once.
 
 export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);

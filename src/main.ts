@@ -13,7 +13,7 @@ Usage: gatehouse [command] [options]
 
 Commands:
   run [-c gateway.yaml] [--pretty]                          serve (the default command)
-  validate [-c gateway.yaml] [--format text|json|github]   check a configuration (exit 0 valid, 1 invalid)
+  validate [-c gateway.yaml] [--format F] [--strict]        check a configuration (exit 0 valid, 1 invalid)
   check [-c gateway.yaml]                                   handshake with every endpoint (exit 1 if any fails)
   plan [-c gateway.yaml] [--against URL]                    what applying the file would change
   cert fetch|import|list                                    capture, import and list certificates
@@ -61,7 +61,7 @@ function command(name: string | undefined): (() => Promise<CommandModule>) | und
 }
 
 export async function main(argv: string[], io: CommandIo = processIo()): Promise<number> {
-  // `gatehouse` and `gatehouse -c file` run the gateway (SPEC §6: run is the default command).
+  // `gatehouse` and `gatehouse -c file` run the gateway: run is the default command.
   const first = argv[0];
   const [name, ...args] = first === undefined || (first.startsWith('-') && !['-h', '--help', '--version'].includes(first)) ? ['run', ...argv] : argv;
   if (name === 'help' || name === '--help' || name === '-h') {

@@ -7,6 +7,8 @@ import t from 'tap';
 import { CODES } from '../src/errors.js';
 import type { SchemaNode } from '../src/config/schema.js';
 import { DOCS, ROOT, generatedBlock } from '../scripts/generate-docs.js';
+import { runCli } from './helpers/cli.js';
+import { daysFromNow, issue } from './helpers/pki.js';
 
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 
@@ -85,4 +87,36 @@ t.test("CI runs exactly the README's test command", async (t) => {
   t.match(read('.ci/run'), new RegExp(`^${testCommand!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), '.ci/run runs it');
   const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
   t.match(pkg.scripts.check, /lint.*typecheck.*test/, 'check runs lint, the typecheck and the tests');
+});
+
+t.test("the README's validate samples are what validate prints", async (t) => {
+  const readme = read('README.md');
+  const block = (marker: string): string => {
+    const at = readme.indexOf(`<!-- readme-sample: ${marker}`);
+    t.ok(at >= 0, `the README has the sample "${marker}"`);
+    const body = /```\w*\n([\s\S]*?)```/.exec(readme.slice(at))?.[1];
+    return body ?? '';
+  };
+  const input = block('gateway.yaml');
+  const dir = t.testdir({ 'gateway.yaml': input, certs: {} });
+  const first = await runCli(['validate'], { cwd: dir });
+  t.equal(first.code, 1);
+  t.equal(first.stdout, block('output'), 'the first sample, byte for byte');
+
+  // The second: the two errors fixed, an expired certificate for "pizza". Dates move with the
+  // clock, so the certificate's dates and days are compared as patterns.
+  const expired = issue({ cn: 'pizza.internal', sans: ['pizza.internal'], notBefore: daysFromNow(-400), notAfter: daysFromNow(-29.5) });
+  const fixed = t.testdir({
+    'gateway.yaml': input.replace('  htp: ', '  http: ').replace('version: 1.0\n', 'version: "1.0"\n'),
+    certs: { 'pizza.crt': expired.certPem },
+  });
+  const second = await runCli(['validate'], { cwd: fixed });
+  t.equal(second.code, 1);
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = (text: string) =>
+    text
+      .split(/\d{4}-\d\d-\d\dT[\d:.]+Z \(\d+ days ago\)/)
+      .map(escape)
+      .join('\\S+ \\(\\d+ days ago\\)');
+  t.match(second.stdout, new RegExp(`^${pattern(block('output after the fixes'))}$`), 'the second sample, but for dates');
 });

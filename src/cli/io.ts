@@ -11,7 +11,7 @@ export interface CommandIo {
   readonly cwd: string;
 }
 
-/** Exit codes (SPEC §6). */
+/** Exit codes (docs/operations.md): every command uses these three. */
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;

@@ -1,6 +1,7 @@
-// gatehouse validate [-c file] [--format text|json|github]
+// gatehouse validate [-c file] [--format text|json|github] [--strict]
 // Runs the same pipeline as start-up and reload, without opening anything. Exit 0 when valid
-// (warnings allowed), 1 with every error otherwise: fit for CI and pre-commit hooks.
+// (warnings allowed, unless --strict), 1 with every error otherwise: fit for CI and pre-commit
+// hooks.
 import { EXIT_FAILED, EXIT_OK, configFileArg, formatArg, parseCommandArgs } from '../cli/io.js';
 import type { CommandIo } from '../cli/io.js';
 import { loadConfig } from '../config/load.js';
@@ -10,14 +11,18 @@ import type { Diagnostic } from '../diagnostics.js';
 import { endpointsOf } from '../config/usage.js';
 import { plural } from '../text.js';
 
-export const VALIDATE_USAGE = `Usage: gatehouse validate [-c gateway.yaml] [--format text|json|github]
+export const VALIDATE_USAGE = `Usage: gatehouse validate [-c gateway.yaml] [--format text|json|github] [--strict]
 
 Checks the configuration and the certificates it references, exactly as start-up and reload do.
-Exit code: 0 valid (warnings are printed but do not fail), 1 invalid, 2 usage error.
+Exit code: 0 valid (warnings are printed but do not fail), 1 invalid (or, with --strict, a
+warning), 2 usage error.
 
 Options:
   -c, --config FILE   the configuration (default: gateway.yaml in the current folder)
   --format FORMAT     text (default), json, or github (workflow annotations)
+  --strict            warnings fail too (exit 1): for CI, where a misspelt certificate alias
+                      (CERT_PENDING) or a certificate that cannot match its host
+                      (CERT_HOSTNAME) must not reach production
 `;
 
 const FORMATS = ['text', 'json', 'github'] as const;
@@ -26,11 +31,13 @@ export async function validateCommand(args: string[], io: CommandIo): Promise<nu
   const { values, positionals } = parseCommandArgs(args, {
     config: { type: 'string', short: 'c', default: 'gateway.yaml' },
     format: { type: 'string', default: 'text' },
+    strict: { type: 'boolean', default: false },
   });
   const format = formatArg(values.format, FORMATS);
   const file = configFileArg(io, values.config, positionals);
   const { config, diagnostics } = await loadConfig(file, { env: io.env });
   const invalid = hasErrors(diagnostics);
+  const failedStrict = values.strict && !invalid && diagnostics.length > 0;
 
   if (format === 'json') {
     io.stdout.write(
@@ -38,6 +45,7 @@ export async function validateCommand(args: string[], io: CommandIo): Promise<nu
         {
           file: displayPath(file, io.cwd),
           valid: !invalid,
+          ...(values.strict ? { strict: true, ok: !invalid && !failedStrict } : {}),
           errors: diagnostics.filter((d) => d.severity === 'error').map((d) => toJson(d, io.cwd)),
           warnings: diagnostics.filter((d) => d.severity === 'warning').map((d) => toJson(d, io.cwd)),
           ...(config ? { summary: summarize(config) } : {}),
@@ -48,9 +56,9 @@ export async function validateCommand(args: string[], io: CommandIo): Promise<nu
     );
   } else {
     io.stdout.write(format === 'github' ? formatGithub(diagnostics, io.cwd) : formatText(diagnostics, io.cwd));
-    io.stdout.write(summaryLine(file, config, diagnostics, io.cwd) + '\n');
+    io.stdout.write(summaryLine(file, config, diagnostics, io.cwd) + (failedStrict ? ' (--strict: warnings fail)' : '') + '\n');
   }
-  return invalid ? EXIT_FAILED : EXIT_OK;
+  return invalid || failedStrict ? EXIT_FAILED : EXIT_OK;
 }
 
 function summarize(config: GatewayConfig) {

@@ -1,4 +1,4 @@
-// Routing (SPEC §4): /{context}/{version}/{rest} → the API of that context and version;
+// Routing (docs/http.md): /{context}/{version}/{rest} → the API of that context and version;
 // /{context}/{rest} → the context's default version. The longest context wins, and owns every
 // path under it: a path under a context that names no version of it (and the context has no
 // default) is NO_ROUTE, never handed to a shorter context.

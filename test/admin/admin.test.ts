@@ -1,4 +1,4 @@
-// The admin address (SPEC §5) against a gateway started on real sockets with real certificates:
+// The admin address (docs/operations.md) against a gateway started on real sockets with real certificates:
 // every route with and without a token, /status's content, /metrics parsed as a scraper would,
 // POST /reload, /readyz while stopping, and the certificate expiry lines.
 import { writeFileSync } from 'node:fs';

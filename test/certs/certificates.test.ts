@@ -1,4 +1,4 @@
-// The certificate stage of loading (SPEC §2 "Certificates"): aliases resolved in the certificates
+// The certificate stage of loading (docs/certificates.md): aliases resolved in the certificates
 // folder, pending aliases, unparsable files, expiry policy, the hostname warning, folder safety.
 import { symlinkSync } from 'node:fs';
 import path from 'node:path';

@@ -77,6 +77,20 @@ t.test('a matching --sha256 writes the self-signed certificate, and a running ga
   t.equal(backend.requests.length, 1, 'the request went through the verified TLS connection');
 });
 
+t.test('a self-signed CA:TRUE leaf (as openssl req -x509 makes) that names another host: warned, as the handshake will fail', async (t) => {
+  const caTrue = issue({ cn: 'elsewhere.test', sans: ['elsewhere.test'], isCA: true, keyIndex: 2 });
+  const backend = await startBackend(t, { certificate: caTrue });
+  const dir = t.testdir({ 'gateway.yaml': config(backend.url), certs: {} });
+  const res = await runCli(['cert', 'fetch', backend.url, '--alias', 'shop', '--sha256', fingerprintOf(caTrue)], { cwd: dir });
+  t.equal(res.code, 0, res.stderr);
+  t.match(
+    res.stdout,
+    /^warning: the leaf names DNS:elsewhere\.test but not "127\.0\.0\.1" \(from the URL\), which the Strict hostname verifier checks for API "Shop" version 1\.0, production endpoint \(apis\[0\]\.endpoints\.production\): set tls\.serverName to one of its names, have it reissued with "127\.0\.0\.1" in its SANs, or use hostnameVerifier AllowAll\.$/m,
+  );
+  const validate = await runCli(['validate'], { cwd: dir });
+  t.match(validate.stdout, /CERT_HOSTNAME/, 'and validate agrees');
+});
+
 t.test('a --sha256 that does not match the leaf: exit 1, both fingerprints named, nothing written', async (t) => {
   const backend = await startBackend(t, { certificate: selfSigned });
   const dir = t.testdir({ 'gateway.yaml': config(backend.url), certs: {} });

@@ -102,6 +102,21 @@ t.test('--format json', async (t) => {
   t.match(ok.summary, { apis: 1, endpoints: 1, certificates: 1, pendingCertificates: 1, revision: /^[0-9a-f]{64}$/ });
 });
 
+t.test('--strict: a misspelt alias fails CI (exit 1) instead of becoming a 503 in production', async (t) => {
+  const good = issue({ cn: 'shop.internal', sans: ['shop.internal'] });
+  const dir = t.testdir({ 'gateway.yaml': oneApi('{ url: "https://shop.internal", certificate: shpo }'), certs: { 'shop.crt': good.certPem } });
+  const lenient = await runCli(['validate'], { cwd: dir });
+  t.equal(lenient.code, 0, 'without --strict a warning does not fail');
+  t.match(lenient.stdout, /^gateway\.yaml:7:51  warning  apis\[0\]\.endpoints\.production\.certificate: no file for certificate alias "shpo" in certs\/ yet; did you mean "shop"\? \(has: shop\); this endpoint answers 503 CERTIFICATE_PENDING until one appears  \[CERT_PENDING\]$/m);
+  const strict = await runCli(['validate', '--strict'], { cwd: dir });
+  t.equal(strict.code, 1, '--strict: warnings fail');
+  t.match(strict.stdout, /^gateway\.yaml: valid: 1 API, 1 endpoint, 1 certificate alias \(1 pending\); 1 warning \(--strict: warnings fail\)$/m);
+  const json = JSON.parse((await runCli(['validate', '--strict', '--format', 'json'], { cwd: dir })).stdout) as { valid: boolean; strict: boolean; ok: boolean };
+  t.match(json, { valid: true, strict: true, ok: false });
+  const fixed = t.testdir({ 'gateway.yaml': oneApi('{ url: "https://shop.internal", certificate: shop }'), certs: { 'shop.crt': good.certPem } });
+  t.equal((await runCli(['validate', '--strict'], { cwd: fixed })).code, 0, 'no warning: --strict passes');
+});
+
 t.test('--format github prints workflow annotations', async (t) => {
   const dir = t.testdir({
     'gateway.yaml': oneApi('{ url: "https://shop.internal", certificate: shop, tls: { hostnameVerifier: AllowAll } }').replace('version: 1', 'version: 1\nlisten: { htp: 1 }'),

@@ -1,4 +1,4 @@
-// Hostile clients (issue 6), on raw TCP sockets against a real gateway and a recording backend:
+// Hostile clients (docs/http.md), on raw TCP sockets against a real gateway and a recording backend:
 // request smuggling, slowloris, idle keep-alive, header limits, path tricks, X-Forwarded-For,
 // protocol upgrades and body limits. For every refusal, the backend must have received nothing.
 import { once } from 'node:events';

@@ -1,4 +1,4 @@
-// Faults in the files an operator drops (issue 6): half-written, empty, garbage, oversized,
+// Faults in the files an operator drops: half-written, empty, garbage, oversized,
 // unreadable, or leading outside the certificates folder. Real files, the real watcher, a real
 // gateway: each broken state is rejected by a reload that names the file and says why, and the
 // running snapshot keeps serving before and after. Every wait is for a reload event with a

@@ -1,4 +1,4 @@
-// Secrets never leave the gateway (issue 6): not in log lines, not in /status or /metrics, not in
+// Secrets never leave the gateway: not in log lines, not in /status or /metrics, not in
 // an error a client or an operator reads. A gateway runs with an admin token and a listener
 // passphrase from the environment, serves and refuses requests that carry credentials, switches
 // its own key from PEM to PKCS#12, rejects a reload whose broken values came from the

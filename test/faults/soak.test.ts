@@ -1,4 +1,4 @@
-// The soak (issue 6): `gatehouse run` in a child process, 64 keep-alive connections sending mixed
+// The soak: `gatehouse run` in a child process, 64 keep-alive connections sending mixed
 // traffic (GET, POST with bodies, SOAP, requests that fail on purpose) for 30 s, while the
 // configuration and a certificate change every second. Every request sent must be answered with
 // the status its kind expects, every 2xx body must be byte-exact, and the gateway's memory must

@@ -1,4 +1,4 @@
-// HTTP behaviour (SPEC §4): hop-by-hop headers, forwarded headers, Host, Authorization, request
+// HTTP behaviour (docs/http.md): hop-by-hop headers, forwarded headers, Host, Authorization, request
 // ids, SOAP byte for byte, chunked bodies both ways, pipelined requests, backend errors passed
 // through, and a backend failing after the response started.
 import { randomBytes } from 'node:crypto';

@@ -1,4 +1,4 @@
-// Routing (SPEC §4): versions and the default version, the longest context, the resources
+// Routing (docs/http.md): versions and the default version, the longest context, the resources
 // allow-list, production and sandbox endpoints, the path joined to the endpoint's base path and
 // the query string kept.
 import t from 'tap';

@@ -1,4 +1,4 @@
-// Backend trust (SPEC §2 "Certificates"), against real HTTPS backends with certificates made at
+// Backend trust (docs/certificates.md), against real HTTPS backends with certificates made at
 // test time: exactly the endpoint's certificates are trusted, a leaf is trusted as is, endpoints
 // are isolated, a missing alias is pending, and a refused certificate is named in the log.
 import t from 'tap';

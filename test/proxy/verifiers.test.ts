@@ -1,4 +1,4 @@
-// Hostname verifiers (SPEC §2), each passing and failing against a real backend, on top of a
+// Hostname verifiers (docs/configuration.md#hostname-verifiers), each passing and failing against a real backend, on top of a
 // chain that is always verified; serverName as SNI and as the name checked.
 import t from 'tap';
 import { startBackend } from '../helpers/backend.js';

@@ -1,5 +1,5 @@
 // Under steady load a reload loses no request and returns no 5xx the backend did not send
-// (SPEC §3): 32 keep-alive clients for several seconds while a dozen reloads are applied, some
+// (docs/reload.md): 32 keep-alive clients for several seconds while a dozen reloads are applied, some
 // replacing the loaded endpoint's pool (new trust, new timeouts), some touching other endpoints
 // or the route table only.
 import { writeFileSync } from 'node:fs';
