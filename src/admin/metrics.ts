@@ -10,6 +10,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MetricValue } from 'prom-client';
 import { certificatesInUse } from '../config/usage.js';
 import type { RequestCode } from '../errors.js';
+import { droppedLogLines } from '../log.js';
 import type { RequestObserver } from '../proxy/handler.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { EndpointRuntime } from '../snapshot/snapshot.js';
@@ -164,6 +165,15 @@ export class GatewayMetrics {
       registers: [registry],
     });
     this.#lastSuccessful.set(1);
+    new Counter({
+      name: 'gatehouse_log_lines_dropped_total',
+      help: 'Log lines dropped because the log destination failed (a full disk, a closed pipe) or did not keep up; the proxy serves on regardless.',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(droppedLogLines());
+      },
+    });
     new Gauge({
       name: 'gatehouse_certificate_not_after_seconds',
       help: "Expiry (notAfter, Unix seconds) of every certificate an endpoint trusts for its backend, and of the HTTPS listener's own (alias of listen.https.certificate).",

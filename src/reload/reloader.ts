@@ -76,10 +76,12 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
   constructor(options: ReloaderOptions) {
     super();
     this.#options = options;
-    this.#watcher = new ConfigWatcher(
-      () => this.changed(),
-      (error) => options.logger.error({ err: error.message }, 'file watcher error: changes may be missed until the next SIGHUP or POST /reload'),
-    );
+    this.#watcher = new ConfigWatcher({
+      onChange: () => this.changed(),
+      onError: (error) => options.logger.error({ err: error.message }, 'file watcher error: changes may be missed until the next SIGHUP or POST /reload'),
+      onLost: (message, details) => options.logger.warn(details, message),
+      onBack: (message, details) => options.logger.info(details, message),
+    });
     this.#loader.prepare();
   }
 

@@ -2,7 +2,9 @@
 // stdout, its memory read from /proc.
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Test } from 'tap';
 import { BIN } from './cli.js';
 import { LogCapture } from './gateway.js';
@@ -18,8 +20,14 @@ export interface GatewayProcess {
   readonly exited: Promise<number | null>;
 }
 
-export async function spawnGateway(t: Test, dir: string, args: readonly string[] = [], nodeArgs: readonly string[] = []): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, BIN, 'run', ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, stdio: 'pipe' });
+/** Who the child runs as (spawn's uid and gid): see UNPRIVILEGED. */
+export interface SpawnOptions {
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
+export async function spawnGateway(t: Test, dir: string, args: readonly string[] = [], nodeArgs: readonly string[] = [], options: SpawnOptions = {}): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'run', ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, stdio: 'pipe', ...options });
   const logs = new LogCapture();
   let buffered = '';
   child.stdout.setEncoding('utf8');
@@ -45,6 +53,26 @@ export async function spawnGateway(t: Test, dir: string, args: readonly string[]
   ]);
   const local = (u: unknown) => (typeof u === 'string' ? u.replace('0.0.0.0', '127.0.0.1') : undefined);
   return { child, logs, stderr: () => stderr, url: local(listening.http)!, httpsUrl: local(listening.https), exited };
+}
+
+/**
+ * The user a gateway runs as in tests of permissions: chmod 000 stops nobody running as root, as
+ * the tests do here and in CI, so then the gateway runs as nobody (65534). Undefined when the
+ * tests already run unprivileged: the gateway can run in the test's process.
+ */
+export const UNPRIVILEGED: SpawnOptions | undefined = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
+
+/** A temporary folder with `files` (relative path → text) that UNPRIVILEGED can read; removed after the test. */
+export function readableWorkspace(t: Test, files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o755);
+  for (const [name, text] of Object.entries(files)) {
+    const file = path.join(dir, name);
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+    writeFileSync(file, text, { mode: 0o644 });
+  }
+  return dir;
 }
 
 /** Peak resident memory of a process so far (VmHWM), in bytes; Linux only. */

@@ -4,7 +4,7 @@
 // files match what is served again, and still tell when and why the rejection happened.
 // Reloads are driven by reloadNow (as SIGHUP does), with a long interval so that the watcher's
 // own reloads cannot interleave.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
@@ -14,6 +14,7 @@ import { json, request } from '../helpers/client.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import type { TestGateway } from '../helpers/gateway.js';
 import { createCA, issue } from '../helpers/pki.js';
+import { UNPRIVILEGED, readableWorkspace, spawnGateway } from '../helpers/process.js';
 
 const ca = createCA('Folder Test CA', { keyIndex: 0 });
 const leaf = issue({ cn: 'folder.test', sans: ['127.0.0.1'], issuer: ca, keyIndex: 1 });
@@ -100,4 +101,29 @@ t.test('not a withdrawal: one alias of a rotation list removed, or a new alias w
   const renamed = await gw.gateway.reloader.reloadNow('test');
   t.equal(renamed.kind, 'applied', 'an alias the configuration newly names may get its file later');
   t.equal((await request(`${gw.url}/shop/v1/`)).status, 503);
+});
+
+t.test('as the gateway user: a folder unreadable for a moment (chmod 000) is rejected and every request still served', async (t) => {
+  // The black-box case: chmod 000 on certs/ used to give 503 from every endpoint until a SIGHUP.
+  // Root reads through chmod 000, so the gateway runs as an unprivileged user when the tests are root.
+  const backend = await startBackend(t, { certificate: leaf });
+  const dir = readableWorkspace(t, { 'gateway.yaml': config(backend.url), 'certs/shop-ca.crt': ca.certPem });
+  const certs = path.join(dir, 'certs');
+  const gw = await spawnGateway(t, dir, [], [], UNPRIVILEGED);
+  t.teardown(() => chmodSync(certs, 0o755));
+  t.equal((await request(`${gw.url}/shop/v1/`)).status, 200);
+
+  chmodSync(certs, 0o000);
+  gw.child.kill('SIGHUP');
+  const rejected = await gw.logs.waitFor((l) => l.msg === 'configuration rejected; generation 1 keeps serving');
+  t.match((rejected.errors as string[]).join('\n'), /^certs  the certificates folder cannot be read: permission denied; fix its permissions \(the gateway's user must list and read it\)  \[CERT_DIRECTORY\]$/m);
+  const statuses = await Promise.all(Array.from({ length: 15 }, () => request(`${gw.url}/shop/v1/`).then((r) => r.status)));
+  t.same(statuses, Array(15).fill(200), '15 of 15 requests served while the folder cannot be read');
+
+  chmodSync(certs, 0o755);
+  gw.child.kill('SIGHUP');
+  await gw.logs.waitFor((l) => l.msg === 'the files match the configuration served again (generation 1)');
+  t.equal((await request(`${gw.url}/shop/v1/`)).status, 200);
+  gw.child.kill('SIGTERM');
+  t.equal(await gw.exited, 0);
 });
