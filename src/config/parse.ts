@@ -9,6 +9,7 @@ import type { AST as TomlAst } from 'toml-eslint-parser';
 import type { Diagnostic } from '../diagnostics.js';
 import { SourceMap, childPointer, toPointer } from './source-map.js';
 import type { PathSegment, Position } from './source-map.js';
+import { syntaxError, yamlDiagnostics, yamlMessage } from './yaml-errors.js';
 
 export type ConfigFormat = 'yaml' | 'toml';
 
@@ -25,14 +26,7 @@ export function parseConfigText(text: string, file: string, format: ConfigFormat
   return format === 'toml' ? parseToml(text, file) : parseYaml(text, file);
 }
 
-function syntaxError(file: string, position: Position | undefined, message: string): Diagnostic {
-  return { severity: 'error', code: 'CONFIG_SYNTAX', file, ...position, message };
-}
-
 // ---------------------------------------------------------------- YAML
-
-/** Syntax errors reported one by one; past this, one line counts the rest. */
-const MAX_SYNTAX_ERRORS = 20;
 
 function parseYaml(text: string, file: string): ParseResult {
   const lineCounter = new LineCounter();
@@ -42,26 +36,7 @@ function parseYaml(text: string, file: string): ParseResult {
     return { line, column: col };
   };
   if (doc.errors.length > 0) {
-    // The parser repeats an error once per level it unwinds (an unclosed [ inside hundreds of [
-    // gave 819 identical lines): each error once. And an error cascades (a line of 250,000 "${"
-    // opened as many flow maps, and gave 500,000 errors, each logged): the first few, then a count.
-    const seen = new Set<string>();
-    const diagnostics: Diagnostic[] = [];
-    let more: { first: Position; count: number } | undefined;
-    for (const e of doc.errors) {
-      const position = at(e.pos[0]);
-      const message = yamlMessage(e.message);
-      const key = `${position.line}:${position.column}:${message}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      if (diagnostics.length < MAX_SYNTAX_ERRORS) diagnostics.push(syntaxError(file, position, message));
-      else if (more) more.count++;
-      else more = { first: position, count: 1 };
-    }
-    if (more) {
-      diagnostics.push(syntaxError(file, more.first, `and ${more.count} more syntax error${more.count === 1 ? '' : 's'} from here on, most of them caused by the ones above`));
-    }
-    return { ok: false, diagnostics };
+    return { ok: false, diagnostics: yamlDiagnostics(doc.errors, text, lineCounter, doc.range[1], file) };
   }
   let data: unknown;
   try {
@@ -75,16 +50,6 @@ function parseYaml(text: string, file: string): ParseResult {
     if (contents) walkYaml(doc, contents, '', map, text, at, 0);
   });
   return { ok: true, data, sourceMap };
-}
-
-function yamlMessage(message: string): string {
-  if (message.startsWith('Source contains multiple documents')) {
-    return 'the file holds several YAML documents (---); a configuration is one document';
-  }
-  if (/maximum call stack size exceeded/i.test(message)) {
-    return 'the document is nested too deeply (hundreds of levels of [ ], { } or indentation)';
-  }
-  return message.charAt(0).toLowerCase() + message.slice(1);
 }
 
 function walkYaml(

@@ -81,12 +81,13 @@ gateway.yaml:1:1  missing required key "version" (the configuration language ver
   {
     name: 'syntax: YAML indentation',
     text: 'version: 1\napis:\n  - name: a\n   context: /x\n',
-    expected: 'gateway.yaml:4:1  sequence item without - indicator  [CONFIG_SYNTAX]\n',
+    expected:
+      'gateway.yaml:4:4  a list item needs "- ", or this line is indented wrongly: to add it to the item that starts on line 3, indent it to column 5, like "name"; for a new item, write "- context: /x" at column 3  [CONFIG_SYNTAX]\n',
   },
   {
     name: 'syntax: YAML duplicate key',
     text: 'version: 1\napis: []\nversion: 1\n',
-    expected: 'gateway.yaml:3:1  map keys must be unique  [CONFIG_SYNTAX]\n',
+    expected: 'gateway.yaml:3:1  "version" is already set on line 1: a map holds each key once; remove one of them  [CONFIG_SYNTAX]\n',
   },
   {
     name: 'syntax: several YAML documents',

@@ -143,7 +143,7 @@ t.test('a broken gateway.yaml is rejected, naming it; the running snapshot keeps
     {
       name: 'half-written YAML',
       bytes: half,
-      expected: /^gateway\.yaml:6:\d+  flow map in block collection must be sufficiently indented and end with a \}  \[CONFIG_SYNTAX\]$/,
+      expected: /^gateway\.yaml:6:\d+  the \{ \} map opened on line 6 \(column \d+\) is not closed: end it with \}  \[CONFIG_SYNTAX\]$/,
     },
     {
       name: 'empty',

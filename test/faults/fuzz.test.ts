@@ -199,7 +199,8 @@ t.test('arbitrary structures, as YAML and as TOML', async (t) => {
   let toml = 0;
   await fc.assert(
     fc.asyncProperty(anything, async (value) => {
-      await check(stringifyYaml(value, { aliasDuplicateObjects: false }), 'yaml');
+      // yaml's stringify gives undefined for undefined: then the file is empty, a case of its own.
+      await check((stringifyYaml(value, { aliasDuplicateObjects: false }) as string | undefined) ?? '', 'yaml');
       let text: string | undefined;
       try {
         text = stringifyToml(value);
@@ -248,7 +249,7 @@ t.test('YAML bombs: alias expansion is refused, deep nesting and long lines are 
   t.match(longKey.diagnostics, [{ code: 'CONFIG_SYNTAX', line: 3, message: 'the : indicator must be at most 1024 chars after the start of an implicit block mapping key' }], 'a 1 MB key: refused by YAML itself');
   const cascade = await check(`version: 1\napis: []\nlisten: { http: ${'${'.repeat(10_000)} }\n`, 'yaml');
   t.ok(cascade.diagnostics.length <= 21, `a line of 10,000 "\${" (as many nested flow maps): ${cascade.diagnostics.length} diagnostics, not 20,000`);
-  t.match(cascade.diagnostics.at(-1), { code: 'CONFIG_SYNTAX', message: /^and \d+ more syntax errors from here on/ });
+  t.match(cascade.diagnostics, [{ code: 'CONFIG_SYNTAX', line: 3, message: /^\$\{VAR\} references inside \{ \} or \[ \] must be quoted: / }], 'one mistake, reported once: the errors it cascades into are folded into it');
   const longComment = await check(`version: 1\napis: [] # ${'#'.repeat(1_500_000)}\n`, 'yaml');
   t.same(longComment.diagnostics, [], 'a 1.5 MB comment is only a comment');
 

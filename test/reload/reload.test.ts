@@ -62,7 +62,7 @@ t.test('broken YAML is rejected with its line and column; the old configuration 
   const rejected = await nextReload(gw.gateway, 'rejected');
   t.match(rejected.diagnostics[0], { code: 'CONFIG_SYNTAX', line: 6 });
   const logged = await gw.logs.waitFor((l) => l.msg === 'configuration rejected; generation 1 keeps serving');
-  t.match((logged.errors as string[])[0], /gateway\.yaml:6:\d+  flow sequence in block collection must be sufficiently indented and end with a \]  \[CONFIG_SYNTAX\]$/);
+  t.match((logged.errors as string[])[0], /gateway\.yaml:6:\d+  the \[ \] list opened on line 6 \(column \d+\) is not closed: end it with \], and indent the lines inside it further than "name"  \[CONFIG_SYNTAX\]$/);
   t.equal((await request(`${gw.url}/shop/v1/`)).status, 200, 'generation 1 still serves');
   t.equal(gw.gateway.holder.current.generation, 1);
 
