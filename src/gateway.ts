@@ -68,6 +68,8 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
       createProxyHandler({ snapshots: holder, accessLog, proto, draining: listeners.draining, onSettled: listeners.settled, observer: metrics.requests }),
     );
     const admin = await listeners.openAdmin(createAdminServer({ holder, ready: () => !stopping, reloads: reloader }, metrics));
+    // Listening is said once everything runs, the watch included: what follows it is served and seen.
+    await reloader.start();
     logger.info(
       {
         generation: holder.current.generation,
@@ -80,7 +82,6 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
       'gateway listening',
     );
     logger.flush();
-    await reloader.start();
     let stopped: Promise<void> | undefined;
     const gateway: Gateway = {
       holder,

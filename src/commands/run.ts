@@ -57,11 +57,13 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
  * SIGHUP reloads; the first SIGTERM or SIGINT stops gracefully. While stopping, SIGHUP is ignored
  * and a second stop signal changes nothing (it is easy to press Ctrl-C twice); a third stops at
  * once, cutting what is still in flight. A signal that arrives while the gateway starts is acted
- * on once it has started.
+ * on once it has started (a SIGHUP then reloads: the files may have changed since they were read).
  */
 class Signals {
   #gateway: Gateway | undefined;
   #received = 0;
+  /** A SIGHUP came while the gateway started: reload once it has (the files may have changed since they were read). */
+  #hangupWhileStarting = false;
   #done: ((outcome: 'stopped' | 'aborted') => void) | undefined;
   readonly #outcome = new Promise<'stopped' | 'aborted'>((resolve) => (this.#done = resolve));
 
@@ -75,6 +77,7 @@ class Signals {
   serve(gateway: Gateway): Promise<'stopped' | 'aborted'> {
     this.#gateway = gateway;
     if (this.#received > 0) this.#act(undefined);
+    else if (this.#hangupWhileStarting) void gateway.reloader.reloadNow('SIGHUP');
     return this.#outcome;
   }
 
@@ -86,7 +89,7 @@ class Signals {
 
   readonly #onHangup = (): void => {
     const gateway = this.#gateway;
-    if (!gateway) this.logger.info({ signal: 'SIGHUP' }, 'starting: SIGHUP ignored (the files are read as the gateway starts)');
+    if (!gateway) this.#hangupWhileStarting = true;
     else if (gateway.stopping) this.logger.info({ signal: 'SIGHUP' }, 'stopping: SIGHUP ignored (no reload while requests drain)');
     else void gateway.reloader.reloadNow('SIGHUP');
   };
