@@ -54,8 +54,7 @@ export function namesAServer(info: CertificateInfo): boolean {
 export function vouchesForOthers(info: CertificateInfo, among: readonly CertificateInfo[]): boolean {
   if (!info.isCA) return false;
   if (!info.selfIssued || !namesAServer(info)) return true;
-  const issuer = x509Of(info);
-  return among.some((other) => other !== info && other.fingerprint256 !== info.fingerprint256 && x509Of(other).verify(issuer.publicKey));
+  return among.some((other) => other.fingerprint256 !== info.fingerprint256 && signedBy(other, info));
 }
 
 /** Whether the `issuer` certificate's key signed `certificate`. */
