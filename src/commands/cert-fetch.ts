@@ -20,7 +20,7 @@ import { certificateLabel, parseCertificateBytes, x509Of } from '../certs/parse.
 import { aliasOf, describeFsError } from '../certs/read.js';
 import type { CertificateInfo } from '../certs/types.js';
 import { writeFileAtomic } from '../certs/write.js';
-import { readCertsFolderSetting } from '../config/certs-folder.js';
+import { DEFAULT_CERTS_DIRECTORY, readCertsFolderSetting } from '../config/certs-folder.js';
 import { formatDuration, parseDuration } from '../config/durations.js';
 import { loadConfig } from '../config/load.js';
 import type { EndpointConfig, GatewayConfig } from '../config/types.js';
@@ -240,7 +240,7 @@ async function resolveTarget(configFile: string, out: string | undefined, io: Co
   if (config) return { directory: config.certs.directory, configFile, config };
   // The file does not load: its certs.directory as written, else the default folder beside it.
   const setting = await readCertsFolderSetting(configFile, io.env);
-  const directory = 'directory' in setting ? setting.directory : path.join(path.dirname(configFile), 'certs');
+  const directory = 'directory' in setting ? setting.directory : path.resolve(path.dirname(configFile), DEFAULT_CERTS_DIRECTORY);
   return { directory, configFile, configProblem: loadProblem(show, diagnostics) };
 }
 
