@@ -81,6 +81,14 @@ export function toJson(d: Diagnostic, cwd = process.cwd()): Record<string, unkno
   };
 }
 
+/** Errors and warnings apart, as JSON: what validate --format json, POST /reload and /status print. */
+export function errorsAndWarnings(diagnostics: readonly Diagnostic[], cwd = process.cwd()): { errors: Record<string, unknown>[]; warnings: Record<string, unknown>[] } {
+  return {
+    errors: diagnostics.filter((d) => d.severity === 'error').map((d) => toJson(d, cwd)),
+    warnings: diagnostics.filter((d) => d.severity === 'warning').map((d) => toJson(d, cwd)),
+  };
+}
+
 // GitHub workflow commands: https://docs.github.com/actions/reference/workflow-commands-for-github-actions
 function escapeData(s: string): string {
   return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');

@@ -29,7 +29,6 @@ export class ListenError extends Error {
   constructor(
     readonly role: ListenerRole,
     readonly address: ListenAddress,
-    readonly code: string | undefined,
     readonly reason: string,
   ) {
     super(`${role.name} cannot listen on ${formatAddress(address)}: ${reason}`);
@@ -194,7 +193,7 @@ function bind(server: http.Server, address: ListenAddress, role: ListenerRole): 
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
-      reject(new ListenError(role, address, error.code, bindReason(error.code, address, role, error.message)));
+      reject(new ListenError(role, address, bindReason(error.code, address, role, error.message)));
     };
     const onListening = () => {
       server.off('error', onError);

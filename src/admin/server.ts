@@ -7,7 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import { toJson } from '../diagnostics.js';
+import { errorsAndWarnings } from '../diagnostics.js';
 import type { ReloadOutcome } from '../reload/reloader.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -53,10 +53,7 @@ export function createAdminServer(target: AdminTarget, metrics: GatewayMetrics):
         const { current } = target.holder;
         const folder = path.dirname(current.config.file);
         const body: Record<string, unknown> = { result: outcome.kind, durationMs: outcome.durationMs, generation: current.generation };
-        if (outcome.kind !== 'unchanged') {
-          body.errors = outcome.diagnostics.filter((d) => d.severity === 'error').map((d) => toJson(d, folder));
-          body.warnings = outcome.diagnostics.filter((d) => d.severity === 'warning').map((d) => toJson(d, folder));
-        }
+        if (outcome.kind !== 'unchanged') Object.assign(body, errorsAndWarnings(outcome.diagnostics, folder));
         if (outcome.kind === 'applied') body.revision = outcome.revision;
         // 200 when the files now serve (applied or already served); 422 when they were refused.
         sendJson(res, outcome.kind === 'rejected' ? 422 : 200, body);

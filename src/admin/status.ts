@@ -8,7 +8,7 @@ import { summarizeConfig } from '../config/summary.js';
 import type { ApiSummary, CertificateFileSummary, ConfigSummary, EndpointSummary } from '../config/summary.js';
 import { certificateUsers, endpointsOf, isPending } from '../config/usage.js';
 import type { EndpointConfig } from '../config/types.js';
-import { toJson } from '../diagnostics.js';
+import { errorsAndWarnings } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
 import type { ReloadOutcome } from '../reload/reloader.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
@@ -56,10 +56,7 @@ export function statusOf(snapshot: Snapshot, reloads: ReloadHistory, nowMs = Dat
   const folder = path.dirname(config.file);
   const users = certificateUsers(endpointsOf(config));
   const withState = (e: EndpointSummary, compiled: EndpointConfig): EndpointStatus => ({ ...e, state: isPending(compiled) ? 'pending-certificate' : 'ready' });
-  const messages = (diagnostics: readonly Diagnostic[]) => ({
-    errors: diagnostics.filter((d) => d.severity === 'error').map((d) => toJson(d, folder)),
-    warnings: diagnostics.filter((d) => d.severity === 'warning').map((d) => toJson(d, folder)),
-  });
+  const messages = (diagnostics: readonly Diagnostic[]) => errorsAndWarnings(diagnostics, folder);
   const { last, lastRejected } = reloads;
   return {
     revision: summary.revision,

@@ -176,7 +176,7 @@ function labelOf(presented: CertificateInfo | undefined): string {
 }
 
 /** host:port, with IPv6 addresses bracketed. */
-export function targetOf(endpoint: EndpointConfig): string {
+function targetOf(endpoint: EndpointConfig): string {
   return `${endpoint.hostname.includes(':') ? `[${endpoint.hostname}]` : endpoint.hostname}:${endpoint.port}`;
 }
 
@@ -187,7 +187,7 @@ function trustedText(endpoint: EndpointConfig): string {
 }
 
 /** The command that captures this endpoint's backend certificate under `alias`. */
-export function fetchCommand(endpoint: EndpointConfig, alias: string): string {
+function fetchCommand(endpoint: EndpointConfig, alias: string): string {
   const servername = endpoint.tls.serverName ? ` --servername ${quoteArg(endpoint.tls.serverName)}` : '';
   return `gatehouse cert fetch ${quoteArg(endpoint.origin)} --alias ${quoteArg(alias)}${servername}`;
 }

@@ -10,6 +10,7 @@ import { errorText, explainFailure, explainPending, misspelt, presentedFields } 
 import type { FailureKind } from '../backend/explain.js';
 import { probeAll, probeEndpoint } from '../backend/probe.js';
 import type { Probe } from '../backend/probe.js';
+import { expiryState } from '../certs/expiry.js';
 import type { CertificateInfo } from '../certs/types.js';
 import { formatDuration } from '../config/durations.js';
 import { loadConfig } from '../config/load.js';
@@ -17,7 +18,7 @@ import type { EndpointConfig, EndpointRole, GatewayConfig } from '../config/type
 import { endpointsOf, isPending } from '../config/usage.js';
 import { displayPath, formatText, hasErrors, toJson } from '../diagnostics.js';
 import { plural } from '../text.js';
-import { dateOf, daysLeft } from '../time.js';
+import { dateOf } from '../time.js';
 
 export const CHECK_USAGE = `Usage: gatehouse check [-c gateway.yaml] [--format text|json]
 
@@ -168,10 +169,9 @@ function partlyPendingNote(endpoint: EndpointConfig, folder: string, known: read
 }
 
 function expiryNote(presented: CertificateInfo | undefined, config: GatewayConfig, nowMs: number): string | undefined {
-  if (!presented) return undefined;
-  const leftMs = presented.notAfterMs - nowMs;
-  if (leftMs > config.certs.warnBeforeMs) return undefined;
-  return `the backend's certificate expires on ${dateOf(presented.notAfter)}, in ${plural(Math.max(0, daysLeft(presented.notAfterMs, nowMs)), 'day')} (within certs.warnBefore, ${formatDuration(config.certs.warnBeforeMs)}): have it renewed`;
+  const state = presented && expiryState(presented, nowMs, config.certs.warnBeforeMs);
+  if (state?.state !== 'expiring') return undefined;
+  return `the backend's certificate expires on ${dateOf(presented!.notAfter)}, in ${plural(state.daysLeft, 'day')} (within certs.warnBefore, ${formatDuration(config.certs.warnBeforeMs)}): have it renewed`;
 }
 
 // ------------------------------------------------------------------ text

@@ -6,7 +6,7 @@ import { EXIT_FAILED, EXIT_OK, configFileArg, formatArg, parseCommandArgs } from
 import type { CommandIo } from '../cli/io.js';
 import { loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
-import { displayPath, formatGithub, formatText, hasErrors, toJson } from '../diagnostics.js';
+import { displayPath, errorsAndWarnings, formatGithub, formatText, hasErrors } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { endpointsOf } from '../config/usage.js';
 import { plural } from '../text.js';
@@ -46,8 +46,7 @@ export async function validateCommand(args: string[], io: CommandIo): Promise<nu
           file: displayPath(file, io.cwd),
           valid: !invalid,
           ...(values.strict ? { strict: true, ok: !invalid && !failedStrict } : {}),
-          errors: diagnostics.filter((d) => d.severity === 'error').map((d) => toJson(d, io.cwd)),
-          warnings: diagnostics.filter((d) => d.severity === 'warning').map((d) => toJson(d, io.cwd)),
+          ...errorsAndWarnings(diagnostics, io.cwd),
           ...(config ? { summary: summarize(config) } : {}),
         },
         null,

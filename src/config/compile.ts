@@ -53,7 +53,8 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
       ...(api.maxBodySize !== undefined ? { maxBodyBytes: parseSize(api.maxBodySize)! } : {}),
     };
   });
-  const users = certificateUsers(endpointsOf({ apis }));
+  const endpoints = endpointsOf({ apis });
+  const users = certificateUsers(endpoints);
   const usedBy = (alias: string): string => (users.get(alias) ?? []).map((e) => e.path).join(', ');
 
   // Files that could not be read or parsed: an error when referenced, else an inventory warning.
@@ -125,7 +126,7 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
 
   return {
     file: input.file,
-    revision: revisionOf(input, apis, https),
+    revision: revisionOf(input, endpoints, https),
     listen: {
       http: parseAddress(doc.listen.http)!,
       ...(https ? { https } : {}),
@@ -318,10 +319,10 @@ function compileHttpsListener(input: CompileInput, r: Reporter): HttpsListenerCo
  * Hashed from the bytes, not the expanded document: a hash shown in /status must not be a way to
  * guess a secret that came from the environment.
  */
-function revisionOf(input: CompileInput, apis: readonly ApiConfig[], https: HttpsListenerConfig | undefined): string {
+function revisionOf(input: CompileInput, endpoints: readonly EndpointConfig[], https: HttpsListenerConfig | undefined): string {
   const hash = createHash('sha256').update(input.configSha256);
   const used = new Map<string, string>();
-  for (const endpoint of endpointsOf({ apis })) {
+  for (const endpoint of endpoints) {
     for (const file of endpoint.certificates) used.set(file.alias, file.sha256);
     for (const alias of endpoint.pendingAliases) used.set(alias, 'pending');
   }
