@@ -80,6 +80,10 @@ export const CODES = {
     meaning: 'A timeout or interval is zero, or an endpoint\'s connect timeout is above its socket timeout.',
     fix: 'Use positive durations, with connect not above socket for each endpoint.',
   },
+  CONFIG_DURATION_UNITLESS: {
+    meaning: 'A warning: a timeout, interval or delay is a number without a unit under 1000, which is milliseconds (60 is 60 ms), most likely meant as seconds.',
+    fix: 'Write the unit: 60s for seconds, or 60ms to keep milliseconds (then the warning goes away too).',
+  },
   CONFIG_CIPHERS: {
     meaning: 'OpenSSL accepts no cipher from the cipher string.',
     fix: 'Check the names with `openssl ciphers -v \'<string>\'`, or remove the key to use the secure default.',
@@ -157,6 +161,10 @@ export const CODES = {
   LISTEN_FAILED: {
     meaning: 'A listener could not bind its address at start: already in use by another process, a port below 1024 without the privilege, or an address this machine does not have. Nothing is started.',
     fix: 'Stop the process that holds the port (`ss -ltnp` shows it), or set the listener (listen.http, listen.https.address, admin.address) to a free port this user may bind.',
+  },
+  ACCESS_LOG_FAILED: {
+    meaning: "The access log's file (accessLog.destination) cannot be opened for appending: its folder does not exist, the gateway's user may not write there, or the file system is read-only. At start nothing is started; on a reload the access lines keep going where they went.",
+    fix: 'Create the folder and let the gateway\'s user write to it, or set accessLog.destination to stdout (the default; in a container the runtime collects it) or stderr.',
   },
   RELOAD_PREFLIGHT: {
     meaning: 'With reload.preflight, the handshake with an endpoint whose connection settings changed failed (an error with enforce, which refuses the reload; a warning with warn).',

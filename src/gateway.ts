@@ -3,6 +3,7 @@
 // is the configuration pipeline followed by open; a configuration with errors never starts, and a
 // listener that cannot bind its address is reported like a configuration error.
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { watchExpiry } from './admin/expiry.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import { createAdminServer } from './admin/server.js';
@@ -13,8 +14,10 @@ import { formatDiagnostic, hasErrors } from './diagnostics.js';
 import type { Diagnostic } from './diagnostics.js';
 import { ListenError, Listeners } from './listeners.js';
 import type { Logger } from './log.js';
-import { AccessLog } from './proxy/access-log.js';
+import { AccessLog, AccessLogError } from './proxy/access-log.js';
 import { createProxyHandler } from './proxy/handler.js';
+import { openTracing } from './proxy/tracing.js';
+import type { Tracing } from './proxy/tracing.js';
 import { Reloader } from './reload/reloader.js';
 import { SnapshotHolder } from './snapshot/holder.js';
 import { openSnapshot, retireSnapshot } from './snapshot/snapshot.js';
@@ -36,11 +39,17 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   /** Watches the files and applies changes; emits applied, rejected, unchanged. */
   readonly reloader: Reloader;
-  /** True once stop() began. */
+  /** True once stop() began: /readyz answers 503. */
   readonly stopping: boolean;
-  /** Stops accepting, lets requests in flight finish within the shutdown timeout, closes the pools. */
-  stop(): Promise<void>;
-  /** Ends at once: every connection closed, requests in flight cut. */
+  /** Requests in flight on the client listeners. */
+  readonly inFlight: number;
+  /**
+   * Stops gracefully: /readyz answers 503 at once; with `delay` (SIGTERM) the listeners keep
+   * accepting for listen.shutdownDelay so that load balancers move away first; then they stop
+   * accepting, requests in flight finish within listen.shutdownTimeout, and the pools close.
+   */
+  stop(options?: { readonly delay?: boolean }): Promise<void>;
+  /** Ends at once, during stop() too: every connection closed, requests in flight cut. */
   abort(): Promise<void>;
 }
 
@@ -55,9 +64,17 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   if (!config || hasErrors(diagnostics)) return { diagnostics };
   for (const d of diagnostics) if (!EXPIRY_CODES.has(d.code)) logger.warn({ code: d.code, file: d.file, line: d.line, path: d.path }, formatDiagnostic(d));
 
+  let accessLog: AccessLog;
+  try {
+    accessLog = new AccessLog(logger, config.accessLog);
+  } catch (error) {
+    if (error instanceof AccessLogError) return { diagnostics: [...diagnostics, await accessLogDiagnostic(config.file, error)] };
+    throw error;
+  }
+  const tracing = await openTracing(options.env, logger);
   const holder = new SnapshotHolder(openSnapshot(config, 1));
-  const metrics = new GatewayMetrics(holder);
-  const accessLog = new AccessLog(logger);
+  const metrics = new GatewayMetrics(holder, { inFlight: () => listeners.inFlight });
+  accessLog.follow(holder);
   const listeners = new Listeners(holder);
   const reloader = new Reloader({ configPath: options.configPath, env: options.env, logger, quietCodes: EXPIRY_CODES, holder });
   for (const result of ['applied', 'rejected', 'unchanged'] as const) reloader.on(result, () => metrics.reloaded(result));
@@ -65,7 +82,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   let stopping = false;
   try {
     const clients = await listeners.openClients((proto) =>
-      createProxyHandler({ snapshots: holder, accessLog, proto, draining: listeners.draining, onSettled: listeners.settled, observer: metrics.requests }),
+      createProxyHandler({ snapshots: holder, accessLog, proto, draining: listeners.draining, onSettled: listeners.settled, observer: metrics.requests, ...(tracing ? { tracing } : {}) }),
     );
     const admin = await listeners.openAdmin(createAdminServer({ holder, ready: () => !stopping, reloads: reloader }, metrics));
     // Listening is said once everything runs, the watch included: what follows it is served and seen.
@@ -83,6 +100,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
     );
     logger.flush();
     let stopped: Promise<void> | undefined;
+    const aborting = new AbortController();
     const gateway: Gateway = {
       holder,
       http: clients.http,
@@ -93,15 +111,21 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
       get stopping() {
         return stopping;
       },
-      stop: () => {
+      get inFlight() {
+        return listeners.inFlight;
+      },
+      stop: (stopOptions) => {
         stopping = true;
         stopExpiryLines();
-        stopped ??= stopGateway(holder, listeners, logger, accessLog, reloader);
+        stopped ??= stopGateway({ holder, listeners, logger, accessLog, reloader, delay: stopOptions?.delay === true, aborted: aborting.signal }).then(() => closeObservability(accessLog, tracing));
         return stopped;
       },
       abort: async () => {
         stopping = true;
+        aborting.abort();
         stopExpiryLines();
+        // Not awaited: a reload in progress (a preflight's handshakes) must not hold the exit up.
+        void reloader.close().catch(() => undefined);
         await listeners.closeAll();
         await retireSnapshot(holder.current, undefined, 0);
         accessLog.flush();
@@ -119,6 +143,18 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   }
 }
 
+/** An access log file that cannot be opened, on the line of accessLog.destination. */
+async function accessLogDiagnostic(file: string, error: AccessLogError): Promise<Diagnostic> {
+  const position = await locateInConfig(file, '/accessLog/destination');
+  return { severity: 'error', code: 'ACCESS_LOG_FAILED', file, ...position, path: 'accessLog.destination', message: error.message };
+}
+
+/** After the drain: the last access lines written and their file closed, the last spans exported. */
+async function closeObservability(accessLog: AccessLog, tracing: Tracing | undefined): Promise<void> {
+  await accessLog.close();
+  await tracing?.shutdown();
+}
+
 /** A listener that cannot bind, as a diagnostic on the line of its address (or on the file, for a default). */
 async function listenDiagnostic(file: string, error: ListenError): Promise<Diagnostic> {
   const position = await locateInConfig(file, toPointer(error.role.key.split('.')));
@@ -130,11 +166,33 @@ function urlOf(scheme: string, address: AddressInfo): string {
   return `${scheme}://${host}:${address.port}`;
 }
 
-async function stopGateway(holder: SnapshotHolder, listeners: Listeners, logger: Logger, accessLog: AccessLog, reloader: Reloader): Promise<void> {
+interface Stopping {
+  readonly holder: SnapshotHolder;
+  readonly listeners: Listeners;
+  readonly logger: Logger;
+  readonly accessLog: AccessLog;
+  readonly reloader: Reloader;
+  /** Keep accepting for listen.shutdownDelay first (SIGTERM). */
+  readonly delay: boolean;
+  /** abort() was called: the rest is abort()'s to do. */
+  readonly aborted: AbortSignal;
+}
+
+async function stopGateway({ holder, listeners, logger, accessLog, reloader, delay, aborted }: Stopping): Promise<void> {
   await reloader.close();
-  const timeoutMs = holder.current.config.listen.shutdownTimeoutMs;
+  const { shutdownDelayMs: delayMs, shutdownTimeoutMs: timeoutMs } = holder.current.config.listen;
+  if (delay && delayMs > 0) {
+    // Kubernetes sends SIGTERM while the pod is still in its Services' endpoints; they drop it
+    // within a few seconds. Refusing connections at once would fail the requests sent meanwhile.
+    listeners.announceStop();
+    logger.info({ delayMs, inFlight: listeners.inFlight }, 'stopping: /readyz answers 503; still accepting for listen.shutdownDelay so that load balancers stop sending traffic here');
+    logger.flush();
+    await sleep(delayMs, undefined, { signal: aborted }).catch(() => undefined);
+  }
+  if (aborted.aborted) return;
   logger.info({ inFlight: listeners.inFlight, timeoutMs }, 'stopping: no new connections; waiting for requests in flight');
   const finished = await listeners.drain(timeoutMs);
+  if (aborted.aborted) return;
   if (!finished) logger.warn({ inFlight: listeners.inFlight, timeoutMs }, 'shutdown timeout: closing the connections of requests still in flight');
   await listeners.closeAll();
   await retireSnapshot(holder.current, undefined, 1_000);

@@ -52,7 +52,7 @@ export class Listeners {
     return this.#inFlight;
   }
 
-  /** True once drain() began: responses from then on close their connection. */
+  /** True once announceStop() or drain() began: responses from then on close their connection. */
   readonly draining = (): boolean => this.#draining;
 
   /**
@@ -97,6 +97,16 @@ export class Listeners {
     const listener = next.listen.https;
     const before = previous.listen.https;
     if (this.#https && listener && before && !sameListenerTls(before, listener)) this.#https.setSecureContext(httpsOptions(listener));
+  }
+
+  /**
+   * The gateway is about to stop (listen.shutdownDelay): the listeners keep accepting, but every
+   * response from now on closes its connection and idle kept-alive connections are closed, so
+   * that clients reconnect, through a load balancer that by now sends them elsewhere.
+   */
+  announceStop(): void {
+    this.#draining = true;
+    for (const server of this.#clients) server.closeIdleConnections();
   }
 
   /** Stops accepting and resolves when no request is in flight, or after `timeoutMs`; true when they all finished. */

@@ -14,7 +14,7 @@
 // after an async error it keeps the failed chunk and retries it with each later line. The
 // destination below does the part of sonic-boom this gateway uses (batched async writes to an
 // fd) with the failure rules written down; pino and pino-pretty's formatter are used as they are.
-import { write as writeAsync, writeSync } from 'node:fs';
+import { closeSync, openSync, write as writeAsync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import pino from 'pino';
 import type { DestinationStream, Logger } from 'pino';
@@ -25,6 +25,8 @@ export type { Logger };
 export interface LoggerOptions {
   /** Human-readable lines instead of JSON (`--pretty`). */
   readonly pretty?: boolean;
+  /** Colours in pretty lines: by default when stdout is a terminal; false for NO_COLOR. */
+  readonly color?: boolean;
   readonly level?: string;
   /** Where lines go; stdout by default. Tests pass an in-memory stream. */
   readonly destination?: DestinationStream;
@@ -67,10 +69,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   let destination = options.destination;
   let own: LogDestination | undefined;
   if (!destination) {
+    // isatty, not process.stdout.isTTY: the answer without creating the stdout stream.
     // Buffered, as nginx's access_log buffer=… flush=…: under load, one write per 8 KiB of lines
     // instead of one per line; when quiet, lines wait at most a second; logger.flush() writes at
     // once. Lines for people (--pretty) are written one by one.
-    own = openLogDestination(1, options.pretty ? { minChars: 0, format: prettyLines() } : { minChars: BUFFER_CHARS });
+    own = openLogDestination(1, options.pretty ? { minChars: 0, format: prettyLines(options.color ?? isatty(1)) } : { minChars: BUFFER_CHARS });
     destination = own;
   }
   const logger = pino(
@@ -87,9 +90,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 }
 
 /** pino-pretty's formatter over the batches of JSON lines the logger and the access log write. */
-function prettyLines(): (chunk: string) => string {
-  // isatty, not process.stdout.isTTY: the answer without creating the stdout stream.
-  const format = pretty.prettyFactory({ colorize: isatty(1), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+function prettyLines(color: boolean): (chunk: string) => string {
+  const format = pretty.prettyFactory({ colorize: color, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
   return (chunk) => {
     let out = '';
     for (const line of chunk.split('\n')) if (line !== '') out += format(line);
@@ -102,11 +104,28 @@ export interface LogDestinationOptions {
   readonly minChars: number;
   /** Turns the JSON lines of a write into what is written (--pretty). */
   readonly format?: (chunk: string) => string;
+  /** end() closes the file descriptor (a file this module opened). */
+  readonly ownsFd?: boolean;
 }
 
 /** Lines to a file descriptor, in order, without ever blocking or throwing (see the file's head). */
 export function openLogDestination(fd: number, options: LogDestinationOptions): LogDestination {
   return new LogDestination(fd, options);
+}
+
+/**
+ * JSON lines appended to a file (created when absent), buffered as stdout's are; the access log's
+ * own destination (accessLog.destination). Throws when the file cannot be opened; once open, it
+ * fails as every destination here does: lines dropped and counted, never an exception.
+ * end() writes what waits and closes the file.
+ */
+export function openLogFile(file: string): LogDestination {
+  return new LogDestination(openSync(file, 'a', 0o640), { minChars: BUFFER_CHARS, ownsFd: true });
+}
+
+/** JSON lines on stderr, buffered as stdout's are (accessLog.destination: stderr). */
+export function openStderrLog(): LogDestination {
+  return new LogDestination(2, { minChars: BUFFER_CHARS });
 }
 
 // Why this cannot hang or stop the proxy:
@@ -128,6 +147,7 @@ export class LogDestination implements DestinationStream {
   readonly #fd: number;
   readonly #minChars: number;
   readonly #format: ((chunk: string) => string) | undefined;
+  readonly #ownsFd: boolean;
   #waiting: string[] = [];
   #waitingChars = 0;
   #waitingLines = 0;
@@ -153,6 +173,7 @@ export class LogDestination implements DestinationStream {
     this.#fd = fd;
     this.#minChars = options.minChars;
     this.#format = options.format;
+    this.#ownsFd = options.ownsFd === true;
     this.#interval = setInterval(this.#tick, FLUSH_INTERVAL_MS).unref();
     liveDestinations.add(this);
   }
@@ -299,6 +320,23 @@ export class LogDestination implements DestinationStream {
   close(): void {
     clearInterval(this.#interval);
     liveDestinations.delete(this);
+  }
+
+  /** Writes what waits, then stops; a file this module opened is closed. Resolves when done. */
+  end(): Promise<void> {
+    return new Promise((resolve) => {
+      this.flush(() => {
+        this.close();
+        if (this.#ownsFd) {
+          try {
+            closeSync(this.#fd);
+          } catch {
+            // Already closed: nothing is lost.
+          }
+        }
+        resolve();
+      });
+    });
   }
 }
 

@@ -1,11 +1,11 @@
 // The command line: parses the command word and hands the rest to the command. The only place
 // that knows about exit codes and the process. Commands are loaded on demand, so that `run`
 // does not carry the modules of the others.
-import { readFileSync } from 'node:fs';
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from './cli/io.js';
+import { suggest } from './text.js';
+import { VERSION } from './version.js';
 import type { CommandIo } from './cli/io.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const USAGE = `Gatehouse ${VERSION}: a config-as-code API gateway.
 
@@ -19,10 +19,13 @@ Commands:
   cert fetch|import|list                                    capture, import and list certificates
   demo-backend [--port 9443]                                the HTTPS echo service of the bundled gateway.yaml
   help [command]                                            this text, or a command's
-  version                                                   the version
+  version, -v, -V, --version                                the version
 
 Exit codes: 0 ok, 1 invalid or failed, 2 usage error.
 `;
+
+/** -v and -V as in nginx, Envoy's --version, and most command-line tools. */
+const VERSION_FLAGS = ['--version', '-v', '-V'];
 
 interface CommandModule {
   readonly usage: string;
@@ -63,19 +66,19 @@ function command(name: string | undefined): (() => Promise<CommandModule>) | und
 export async function main(argv: string[], io: CommandIo = processIo()): Promise<number> {
   // `gatehouse` and `gatehouse -c file` run the gateway: run is the default command.
   const first = argv[0];
-  const [name, ...args] = first === undefined || (first.startsWith('-') && !['-h', '--help', '--version'].includes(first)) ? ['run', ...argv] : argv;
+  const [name, ...args] = first === undefined || (first.startsWith('-') && !['-h', '--help', ...VERSION_FLAGS].includes(first)) ? ['run', ...argv] : argv;
   if (name === 'help' || name === '--help' || name === '-h') {
     const topic = command(args[0]);
     io.stdout.write(topic ? (await topic()).usage : USAGE);
     return 0;
   }
-  if (name === 'version' || name === '--version') {
+  if (name === 'version' || VERSION_FLAGS.includes(name!)) {
     io.stdout.write(`${VERSION}\n`);
     return 0;
   }
   const load = command(name);
   if (!load) {
-    io.stderr.write(`gatehouse: unknown command "${name}"\n\n${USAGE}`);
+    io.stderr.write(`gatehouse: unknown command "${name}"${suggest(name!, [...Object.keys(COMMANDS), 'help', 'version'])}\n\n${USAGE}`);
     return EXIT_USAGE;
   }
   const entry = await load();

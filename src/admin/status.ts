@@ -13,6 +13,7 @@ import type { Diagnostic } from '../diagnostics.js';
 import type { ReloadOutcome } from '../reload/reloader.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { daysLeft } from '../time.js';
+import { VERSION } from '../version.js';
 
 export type LastReload = ReloadOutcome & { readonly at: Date };
 
@@ -32,6 +33,8 @@ export interface CertificateFileStatus extends Omit<CertificateFileSummary, 'cer
 }
 
 export interface StatusDocument {
+  /** The process serving: which pid to signal (SIGHUP reloads), which version and Node.js runs. */
+  readonly gateway: { readonly pid: number; readonly version: string; readonly node: string; readonly uptimeSeconds: number };
   readonly revision: string;
   readonly inventoryDigest: string;
   readonly generation: number;
@@ -59,6 +62,7 @@ export function statusOf(snapshot: Snapshot, reloads: ReloadHistory, nowMs = Dat
   const messages = (diagnostics: readonly Diagnostic[]) => errorsAndWarnings(diagnostics, folder);
   const { last, lastRejected } = reloads;
   return {
+    gateway: { pid: process.pid, version: VERSION, node: process.version, uptimeSeconds: Math.round(process.uptime()) },
     revision: summary.revision,
     inventoryDigest: summary.inventoryDigest,
     generation: snapshot.generation,

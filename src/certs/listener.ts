@@ -11,11 +11,11 @@ import { MAX_CERTIFICATE_FILE_BYTES, describeFsError, fileExists, readContainedF
 import type { FileRead } from './read.js';
 
 /**
- * Permission bits (`mode & 0o777`) of the file that holds the private key (the .key, or the
- * .p12 / .pfx), after following symlinks: on Kubernetes the mode of ..data/<alias>.key, which the
- * Secret volume's defaultMode sets. Absent on Windows, or when the file could not be read.
+ * Permission bits (`mode & 0o777`) and owner of the file that holds the private key (the .key, or
+ * the .p12 / .pfx), after following symlinks: on Kubernetes the mode of ..data/<alias>.key, which
+ * the Secret volume's defaultMode sets. Absent on Windows, or when the file could not be read.
  */
-type KeyMode = { readonly keyMode?: number };
+type KeyMode = { readonly keyMode?: number; readonly keyOwner?: number };
 
 export type ListenerFiles =
   | ({ readonly kind: 'pfx'; readonly file: FileRead } & KeyMode)
@@ -57,7 +57,8 @@ export async function readListenerFiles(directory: string, alias: string): Promi
 async function readKeyMode(file: FileRead): Promise<KeyMode> {
   if (process.platform === 'win32' || !file.bytes) return {};
   try {
-    return { keyMode: (await stat(file.path)).mode & 0o777 };
+    const { mode, uid } = await stat(file.path);
+    return { keyMode: mode & 0o777, keyOwner: uid };
   } catch {
     return {};
   }
@@ -66,15 +67,22 @@ async function readKeyMode(file: FileRead): Promise<KeyMode> {
 /**
  * When group or others may read the file holding the listener's private key (CERT_KEY_PERMISSIONS):
  * that file, and a message saying who can read it and what to do. `show` renders a path.
+ *
+ * PostgreSQL's rule for its ssl_key_file: a key the gateway's user owns must be 0600 or less; a
+ * key owned by root may also be group-readable (0640), since root gave that group the key on
+ * purpose. That is how Kubernetes mounts a Secret for a non-root pod: files owned by root, group
+ * fsGroup, mode defaultMode (0440), the group being the only way the pod's user can read them.
  */
 export function checkKeyPermissions(files: ListenerFiles, show: (file: string) => string = (f) => f): { readonly path: string; readonly message: string } | undefined {
-  if (files.kind === 'missing' || files.keyMode === undefined || (files.keyMode & 0o044) === 0) return undefined;
+  if (files.kind === 'missing' || files.keyMode === undefined) return undefined;
+  const exposed = files.keyOwner === 0 ? files.keyMode & 0o004 : files.keyMode & 0o044;
+  if (exposed === 0) return undefined;
   const file = files.kind === 'pfx' ? files.file.path : files.key.path;
-  const who = [(files.keyMode & 0o040) !== 0 ? 'group' : '', (files.keyMode & 0o004) !== 0 ? 'others' : ''].filter(Boolean).join(' and ');
+  const who = [(exposed & 0o040) !== 0 ? 'group' : '', (exposed & 0o004) !== 0 ? 'others' : ''].filter(Boolean).join(' and ');
   const mode = files.keyMode.toString(8).padStart(4, '0');
   return {
     path: file,
-    message: `holds the HTTPS listener's private key and is readable by ${who} (mode ${mode}): chmod 600 ${show(file)} (in Kubernetes, set defaultMode: 0400 on the Secret volume)`,
+    message: `holds the HTTPS listener's private key and is readable by ${who} (mode ${mode}): chmod 600 ${show(file)} (in Kubernetes, set defaultMode: 0440 on the Secret volume with the pod's fsGroup, or 0400 when the pod runs as root)`,
   };
 }
 

@@ -29,9 +29,17 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
 }
 
 /** The configuration file a command works on: -c/--config against the working folder, and no stray arguments. */
-export function configFileArg(io: CommandIo, config: string, positionals: readonly string[]): string {
+export function configFileArg(io: CommandIo, config: string | undefined, positionals: readonly string[]): string {
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (the file goes after -c)`);
-  return path.resolve(io.cwd, config);
+  return configFile(io, config);
+}
+
+/**
+ * The configuration file: -c when given, else $GATEHOUSE_CONFIG (how a container image names its
+ * mounted file), else gateway.yaml in the current folder.
+ */
+export function configFile(io: CommandIo, config: string | undefined): string {
+  return path.resolve(io.cwd, config ?? (io.env.GATEHOUSE_CONFIG || 'gateway.yaml'));
 }
 
 /** --format, one of `formats`. */

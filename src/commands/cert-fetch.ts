@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { isIP } from 'node:net';
 import { isatty } from 'node:tty';
-import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs } from '../cli/io.js';
+import { EXIT_FAILED, EXIT_OK, UsageError, configFile as configFileOf, parseCommandArgs } from '../cli/io.js';
 import type { CommandIo } from '../cli/io.js';
 import { errorCode } from '../backend/failure.js';
 import { fetchPresentedChain } from '../backend/probe.js';
@@ -47,7 +47,8 @@ Options:
   --leaf-only           write the leaf alone (a pin: its renewal needs a new fetch), not the
                         issuers the backend presents with it
   -c, --config FILE     the configuration whose certs.directory receives the file
-                        (default: gateway.yaml; without one, ./certs beside it)
+                        (default: $GATEHOUSE_CONFIG, else gateway.yaml; without
+                        one, ./certs beside it)
   --out DIR             write into DIR instead
   --servername NAME     the TLS server name (SNI) to send (default: the URL's host, none for an IP)
   --timeout DURATION    connect and handshake timeout, e.g. 5s (default 10s)
@@ -59,7 +60,6 @@ export interface CertFetchIo extends CommandIo {
   readonly stdin?: NodeJS.ReadableStream & { readonly isTTY?: boolean };
 }
 
-const DEFAULT_CONFIG = 'gateway.yaml';
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** Letters, digits, ".", "_", "-"; not starting with "." (the certificates folder ignores hidden files). */
 const ALIAS = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
@@ -90,7 +90,7 @@ export async function certFetchCommand(args: string[], io: CertFetchIo): Promise
   const servername = values.servername ?? (isIP(bareHost(url.hostname)) ? undefined : url.hostname);
 
   // Where the file goes, and the configuration that tells which endpoints use it.
-  const configFile = path.resolve(io.cwd, values.config ?? DEFAULT_CONFIG);
+  const configFile = configFileOf(io, values.config);
   const target = await resolveTarget(configFile, values.out, io);
   const show = (file: string): string => displayPath(file, io.cwd);
 

@@ -5,7 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { open, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs } from '../cli/io.js';
+import { EXIT_FAILED, EXIT_OK, UsageError, configFile, parseCommandArgs } from '../cli/io.js';
 import type { CommandIo } from '../cli/io.js';
 import { formatTable } from '../cli/table.js';
 import { MAX_KEYSTORE_FILE_BYTES, parseKeystore, safeAlias } from '../certs/keystore.js';
@@ -217,7 +217,7 @@ async function certificatesFolder(
   out: string | undefined,
 ): Promise<{ directory: string; note?: string } | { error: string }> {
   if (out !== undefined) return { directory: path.resolve(io.cwd, out) };
-  const file = path.resolve(io.cwd, config ?? 'gateway.yaml');
+  const file = configFile(io, config);
   const shown = displayPath(file, io.cwd);
   const setting = await readCertsFolderSetting(file, io.env);
   if ('error' in setting) {

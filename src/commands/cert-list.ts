@@ -29,7 +29,7 @@ references (unreferenced), and files that cannot be read or parsed (unusable).
 Exit code: 0 listed, 1 the configuration is invalid (its errors are printed), 2 usage error.
 
 Options:
-  -c, --config FILE   the configuration (default: gateway.yaml in the current folder)
+  -c, --config FILE   the configuration (default: $GATEHOUSE_CONFIG, else gateway.yaml here)
   --format FORMAT     text (default) or json
 `;
 
@@ -66,7 +66,7 @@ export interface InventoryEntry {
 
 export async function certListCommand(args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
-    config: { type: 'string', short: 'c', default: 'gateway.yaml' },
+    config: { type: 'string', short: 'c' },
     format: { type: 'string', default: 'text' },
   });
   const format = formatArg(values.format, FORMATS);

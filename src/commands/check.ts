@@ -31,7 +31,7 @@ Exit code: 0 every endpoint OK, 1 an endpoint fails (pending included) or the co
 invalid, 2 usage error.
 
 Options:
-  -c, --config FILE   the configuration (default: gateway.yaml in the current folder)
+  -c, --config FILE   the configuration (default: $GATEHOUSE_CONFIG, else gateway.yaml here)
   --format FORMAT     text (default) or json
 `;
 
@@ -76,7 +76,7 @@ export interface EndpointCheck {
 
 export async function checkCommand(args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
-    config: { type: 'string', short: 'c', default: 'gateway.yaml' },
+    config: { type: 'string', short: 'c' },
     format: { type: 'string', default: 'text' },
   });
   const format = formatArg(values.format, FORMATS);

@@ -33,7 +33,7 @@ changes. Compared with:
                   else nothing: everything would be created
 
 Options:
-  -c, --config FILE   the configuration (default: gateway.yaml in the current folder)
+  -c, --config FILE   the configuration (default: $GATEHOUSE_CONFIG, else gateway.yaml here)
   --token TOKEN       the admin token for --against (prefer GATEHOUSE_ADMIN_TOKEN)
   --format FORMAT     text (default) or json
 Exit code: 0 (changes or not), 1 when the file has errors or the comparison cannot be made.
@@ -49,7 +49,7 @@ interface Baseline {
 
 export async function planCommand(args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
-    config: { type: 'string', short: 'c', default: 'gateway.yaml' },
+    config: { type: 'string', short: 'c' },
     against: { type: 'string' },
     token: { type: 'string' },
     format: { type: 'string', default: 'text' },

@@ -1,6 +1,7 @@
 // gatehouse run [-c gateway.yaml] [--pretty] [--log-level LEVEL]
 // Serves until SIGTERM or SIGINT, then stops gracefully and exits 0. A configuration with errors
 // never starts: every error is printed, as `validate` prints it, and the exit code is 1.
+import cluster from 'node:cluster';
 import path from 'node:path';
 import { EXIT_FAILED, EXIT_OK, UsageError, configFileArg, parseCommandArgs } from '../cli/io.js';
 import type { CommandIo } from '../cli/io.js';
@@ -14,28 +15,36 @@ export const RUN_USAGE = `Usage: gatehouse run [-c gateway.yaml] [--pretty] [--l
 
 Serves the APIs of the configuration, and applies changes to it and to the certificates folder
 at most once per reload.interval. Logs are JSON lines on stdout (--pretty for people).
-SIGHUP: reload at once. SIGTERM or SIGINT: stop accepting, let requests in flight finish
-(listen.shutdownTimeout), exit 0. While stopping, SIGHUP is ignored and a second SIGTERM or
-SIGINT changes nothing; a third stops at once, cutting the requests still in flight (exit 1).
+
+Signals:
+  SIGHUP           reload at once
+  SIGTERM          stop: /readyz answers 503 at once, connections are still accepted for
+                   listen.shutdownDelay (5 s) while load balancers move away, then requests in
+                   flight finish within listen.shutdownTimeout (20 s); exit 0
+  SIGINT (Ctrl-C)  the same without the delay
+  a second one     stop at once: what is cut is logged, exit 1
 
 Options:
-  -c, --config FILE    the configuration (default: gateway.yaml in the current folder)
-  --pretty             human-readable logs
-  --log-level LEVEL    trace, debug, info (default), warn, error
+  -c, --config FILE    the configuration (default: $GATEHOUSE_CONFIG, else gateway.yaml in the
+                       current folder)
+  --pretty             human-readable logs (colours unless NO_COLOR is set)
+  --log-level LEVEL    trace, debug, info (default: $GATEHOUSE_LOG_LEVEL, else info), warn, error
 `;
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
 export async function runCommand(args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
-    config: { type: 'string', short: 'c', default: 'gateway.yaml' },
+    config: { type: 'string', short: 'c' },
     pretty: { type: 'boolean', default: false },
-    'log-level': { type: 'string', default: 'info' },
+    'log-level': { type: 'string' },
   });
-  const level = values['log-level'];
-  if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')} (got "${level}")`);
+  const fromEnv = values['log-level'] === undefined && Boolean(io.env.GATEHOUSE_LOG_LEVEL);
+  const level = values['log-level'] ?? (io.env.GATEHOUSE_LOG_LEVEL || 'info');
+  if (!LEVELS.includes(level)) throw new UsageError(`${fromEnv ? 'GATEHOUSE_LOG_LEVEL' : '--log-level'} must be one of ${LEVELS.join(', ')} (got "${level}")`);
 
-  const logger = createLogger({ pretty: values.pretty, level });
+  // NO_COLOR (no-color.org): set and not empty turns colours off.
+  const logger = createLogger({ pretty: values.pretty, level, ...(io.env.NO_COLOR ? { color: false } : {}) });
   const file = configFileArg(io, values.config, positionals);
   // Handlers for the life of the process, from before the gateway starts: a signal without one
   // kills the process with its default action, resetting every request in flight.
@@ -54,16 +63,22 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
 }
 
 /**
- * SIGHUP reloads; the first SIGTERM or SIGINT stops gracefully. While stopping, SIGHUP is ignored
- * and a second stop signal changes nothing (it is easy to press Ctrl-C twice); a third stops at
- * once, cutting what is still in flight. A signal that arrives while the gateway starts is acted
- * on once it has started (a SIGHUP then reloads: the files may have changed since they were read).
+ * SIGHUP reloads; the first SIGTERM stops gracefully after listen.shutdownDelay, the first SIGINT
+ * (a person at a terminal, no load balancer to wait for) without it. A second stop signal stops at
+ * once, cutting what is still in flight, and says how much. A signal that arrives while the
+ * gateway starts is acted on once it has started (a SIGHUP then reloads: the files may have
+ * changed since they were read).
+ *
+ * Started with an IPC channel (by `npm start`'s wrapper, or any supervisor that spawns it so), the
+ * gateway also stops when that channel closes: its parent is gone, and an orphaned gateway would
+ * keep its ports.
  */
 class Signals {
   #gateway: Gateway | undefined;
-  #received = 0;
+  #received: StopCause[] = [];
   /** A SIGHUP came while the gateway started: reload once it has (the files may have changed since they were read). */
   #hangupWhileStarting = false;
+  #aborted = false;
   #done: ((outcome: 'stopped' | 'aborted') => void) | undefined;
   readonly #outcome = new Promise<'stopped' | 'aborted'>((resolve) => (this.#done = resolve));
 
@@ -71,13 +86,20 @@ class Signals {
     process.on('SIGHUP', this.#onHangup);
     process.on('SIGTERM', this.#onStop);
     process.on('SIGINT', this.#onStop);
+    if (process.channel && !cluster.isWorker) {
+      // The channel must not keep the process alive by itself.
+      process.channel.unref();
+      process.on('disconnect', this.#onParentGone);
+    }
   }
 
-  /** Resolves once the gateway stopped: 'stopped' gracefully, 'aborted' by a third signal. */
+  /** Resolves once the gateway stopped: 'stopped' gracefully, 'aborted' by a second signal. */
   serve(gateway: Gateway): Promise<'stopped' | 'aborted'> {
     this.#gateway = gateway;
-    if (this.#received > 0) this.#act(undefined);
-    else if (this.#hangupWhileStarting) void gateway.reloader.reloadNow('SIGHUP');
+    const received = this.#received;
+    this.#received = [];
+    for (const cause of received) this.#act(cause);
+    if (received.length === 0 && this.#hangupWhileStarting) void gateway.reloader.reloadNow('SIGHUP');
     return this.#outcome;
   }
 
@@ -85,6 +107,7 @@ class Signals {
     process.off('SIGHUP', this.#onHangup);
     process.off('SIGTERM', this.#onStop);
     process.off('SIGINT', this.#onStop);
+    process.off('disconnect', this.#onParentGone);
   }
 
   readonly #onHangup = (): void => {
@@ -94,22 +117,31 @@ class Signals {
     else void gateway.reloader.reloadNow('SIGHUP');
   };
 
-  readonly #onStop = (signal: NodeJS.Signals): void => {
-    this.#received++;
-    if (this.#gateway) this.#act(signal);
-  };
+  readonly #onStop = (signal: NodeJS.Signals): void => this.#cause(signal);
 
-  #act(signal: NodeJS.Signals | undefined): void {
+  readonly #onParentGone = (): void => this.#cause('parent');
+
+  #cause(cause: StopCause): void {
+    if (this.#gateway) this.#act(cause);
+    else this.#received.push(cause);
+  }
+
+  #act(cause: StopCause): void {
     const gateway = this.#gateway!;
-    if (this.#received >= 3) {
-      this.logger.warn({ signal }, 'stopping at once: the connections of requests still in flight are closed');
-      void gateway.abort().then(() => this.#done!('aborted'));
-    } else if (!gateway.stopping) {
-      this.logger.info({ signal }, 'signal received');
+    const signal = cause === 'parent' ? undefined : cause;
+    if (!gateway.stopping) {
+      if (cause === 'parent') this.logger.warn('the process that started the gateway is gone (its IPC channel closed): stopping');
+      else this.logger.info({ signal }, 'signal received');
       this.logger.flush();
-      void gateway.stop().then(() => this.#done!('stopped'));
-    } else {
-      this.logger.warn({ signal }, 'already stopping: requests in flight are finishing within listen.shutdownTimeout; send it once more to stop at once and cut them');
+      // Once aborted, stop() ends early too; the outcome is abort()'s.
+      void gateway.stop({ delay: cause === 'SIGTERM' }).then(() => this.#aborted || this.#done!('stopped'));
+    } else if (cause !== 'parent') {
+      this.logger.warn({ signal, inFlight: gateway.inFlight }, `stopping at once (second ${signal}): ${gateway.inFlight} request(s) in flight cut, their connections closed`);
+      this.#aborted = true;
+      void gateway.abort().then(() => this.#done!('aborted'));
     }
   }
 }
+
+/** What stops the gateway: a signal, or the parent process going away. */
+type StopCause = NodeJS.Signals | 'parent';

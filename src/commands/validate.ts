@@ -18,7 +18,7 @@ Exit code: 0 valid (warnings are printed but do not fail), 1 invalid (or, with -
 warning), 2 usage error.
 
 Options:
-  -c, --config FILE   the configuration (default: gateway.yaml in the current folder)
+  -c, --config FILE   the configuration (default: $GATEHOUSE_CONFIG, else gateway.yaml here)
   --format FORMAT     text (default), json, or github (workflow annotations)
   --strict            warnings fail too (exit 1): for CI, where a misspelt certificate alias
                       (CERT_PENDING) or a certificate that cannot match its host
@@ -29,7 +29,7 @@ const FORMATS = ['text', 'json', 'github'] as const;
 
 export async function validateCommand(args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
-    config: { type: 'string', short: 'c', default: 'gateway.yaml' },
+    config: { type: 'string', short: 'c' },
     format: { type: 'string', default: 'text' },
     strict: { type: 'boolean', default: false },
   });

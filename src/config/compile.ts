@@ -130,6 +130,7 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
     listen: {
       http: parseAddress(doc.listen.http)!,
       ...(https ? { https } : {}),
+      shutdownDelayMs: parseDuration(doc.listen.shutdownDelay)!,
       shutdownTimeoutMs: parseDuration(doc.listen.shutdownTimeout)!,
       headersTimeoutMs: parseDuration(doc.listen.headersTimeout)!,
       requestTimeoutMs: parseDuration(doc.listen.requestTimeout)!,
@@ -137,12 +138,19 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
       trustedProxies: [...doc.listen.trustedProxies],
     },
     admin: { address: parseAddress(doc.admin.address)!, ...(doc.admin.token ? { token: doc.admin.token } : {}) },
+    accessLog: compileAccessLog(input, doc.accessLog.destination),
     certs: { directory: input.certsDirectory, warnBeforeMs, expired: doc.certs.expired },
     reload: { intervalMs: parseDuration(doc.reload.interval)!, preflight: doc.reload.preflight },
     routing: { sandboxHeader: doc.routing.sandboxHeader },
     apis,
     inventory: [...files.byAlias.values()].flat(),
   };
+}
+
+/** stdout, stderr and off are streams; anything else is a file, relative to the configuration file's folder. */
+function compileAccessLog(input: Pick<CompileInput, 'file'>, destination: string): GatewayConfig['accessLog'] {
+  if (destination === 'stdout' || destination === 'stderr' || destination === 'off') return { destination };
+  return { destination: 'file', file: path.resolve(path.dirname(input.file), destination) };
 }
 
 /**

@@ -1,29 +1,62 @@
-// Durations as written in the configuration ("500ms", "10s", "2m", "1h", "30d", or an integer
-// number of milliseconds) → milliseconds. Units exist only in the configuration text; the rest of
-// the code works in milliseconds (names end in Ms).
+// Durations as written in the configuration ("500ms", "10s", "1.5s", "1m30s", "2d12h", or an
+// integer number of milliseconds) → milliseconds. Units exist only in the configuration text; the
+// rest of the code works in milliseconds (names end in Ms).
 
 import { DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS } from '../time.js';
 
 const UNIT_MS = { ms: 1, s: SECOND_MS, m: MINUTE_MS, h: HOUR_MS, d: DAY_MS } as const;
-const DURATION = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)?$/;
+type Unit = keyof typeof UNIT_MS;
+/** Largest first: the order a compound duration is written in. */
+const UNITS: readonly Unit[] = ['d', 'h', 'm', 's', 'ms'];
+
+const INTEGER = /^[0-9]+$/;
+/** One unit, which may carry a fraction: "1.5s", "0.5d". */
+const SINGLE = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)$/;
+/** Whole numbers of each unit, largest first, each at most once: "1m30s", "2d12h", "1s500ms". */
+const COMPOUND = /^(?=[0-9])(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m(?!s))?(?:([0-9]+)s)?(?:([0-9]+)ms)?$/;
 
 /** Milliseconds (rounded), or undefined when the value is not a duration. */
 export function parseDuration(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : undefined;
   if (typeof value !== 'string') return undefined;
-  const match = DURATION.exec(value);
-  if (!match) return undefined;
-  const [, amount, unit] = match;
-  if (unit === undefined && amount!.includes('.')) return undefined;
-  return Math.round(Number(amount) * UNIT_MS[(unit ?? 'ms') as keyof typeof UNIT_MS]);
+  if (INTEGER.test(value)) return Number(value);
+  const single = SINGLE.exec(value);
+  if (single) return Math.round(Number(single[1]) * UNIT_MS[single[2] as Unit]);
+  const compound = COMPOUND.exec(value);
+  if (!compound) return undefined;
+  let ms = 0;
+  UNITS.forEach((unit, i) => {
+    const amount = compound[i + 1];
+    if (amount !== undefined) ms += Number(amount) * UNIT_MS[unit];
+  });
+  return ms;
 }
 
-/** For messages: 86400000 → "1d", 1500 → "1.5s". */
+/**
+ * A number without a unit (`60`, or `"60"` as a variable expands to): milliseconds, and so the
+ * likely slip of someone who meant seconds when it is small.
+ */
+export function isUnitless(value: unknown): boolean {
+  return typeof value === 'number' || (typeof value === 'string' && INTEGER.test(value));
+}
+
+/**
+ * For messages, in the form the configuration accepts (parseDuration(formatDuration(ms)) === ms):
+ * 86400000 → "1d", 90000 → "1m30s", 1500 → "1.5s", 250 → "250ms".
+ */
 export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['d', UNIT_MS.d], ['h', UNIT_MS.h], ['m', UNIT_MS.m], ['s', UNIT_MS.s]] as const) {
-    if (ms >= size && (ms % size === 0 || unit === 's')) return `${+(ms / size).toFixed(3)}${unit}`;
+  if (!Number.isFinite(ms) || ms < 0) return `${ms}ms`;
+  const whole = Math.round(ms);
+  // Below a minute, seconds with a fraction read best ("1.5s"); above, whole units ("1m30s").
+  if (whole < MINUTE_MS) return whole >= SECOND_MS ? `${+(whole / SECOND_MS).toFixed(3)}s` : `${whole}ms`;
+  let rest = whole;
+  let out = '';
+  for (const unit of UNITS) {
+    const amount = Math.floor(rest / UNIT_MS[unit]);
+    rest -= amount * UNIT_MS[unit];
+    if (amount > 0) out += `${amount}${unit}`;
   }
-  return `${ms}ms`;
+  return out;
 }
 
 const SIZE = /^([0-9]+)(B|k|K|KB|KiB|m|M|MB|MiB|g|G|GB|GiB)?$/;

@@ -5,6 +5,10 @@
 //   ${VAR}           the variable; an error names it when it is unset
 //   ${VAR:-default}  the default when the variable is unset or empty (POSIX shell semantics)
 //   $${              a literal ${
+//
+// The result is text. A value that is exactly one reference (`default: ${ORDERS_DEFAULT:-true}`)
+// is listed in `references`, and validation reads it as the type the schema expects where it
+// stands (schema.ts, coerceReferences): this stage knows nothing of the schema.
 import { isRecord, toPointer } from './source-map.js';
 import type { PathSegment } from './source-map.js';
 
@@ -18,21 +22,34 @@ export interface InterpolationResult {
   readonly problems: InterpolationProblem[];
   /** Pointers of values that referenced a variable (their expanded text is kept out of messages). */
   readonly expanded: ReadonlySet<string>;
+  /** Values that are exactly one reference, resolved: pointer → the variable and where its text came from. */
+  readonly references: ReadonlyMap<string, Reference>;
+}
+
+/** A value written as one reference, `${NAME}` or `${NAME:-default}`, that resolved. */
+export interface Reference {
+  readonly name: string;
+  /** The environment (possibly set but empty), or the default written in the file (then not a secret). */
+  readonly from: 'environment' | 'default';
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
 const REFERENCE = /\$\$\{|\$\{([^}]*)\}?/g;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** The whole value is one reference (the form definitions.variable of the schema describes for editors). */
+const WHOLE = /^\$\{[^}]*\}$/;
 
 export function interpolate(data: unknown, env: Environment): InterpolationResult {
   const problems: InterpolationProblem[] = [];
   const expanded = new Set<string>();
+  const references = new Map<string, Reference>();
 
   const expandString = (value: string, path: PathSegment[]): string => {
     if (!value.includes('$')) return value;
     const pointer = toPointer(path);
     let touched = false;
+    let resolved: Reference | undefined;
     const result = value.replace(REFERENCE, (match: string, body: string | undefined) => {
       if (match === '$${') return '${';
       touched = true;
@@ -47,13 +64,23 @@ export function interpolate(data: unknown, env: Environment): InterpolationResul
         return match;
       }
       const set = env[name];
-      if (set !== undefined && set !== '') return set;
-      if (separator !== -1) return body!.slice(separator + 2);
-      if (set === '') return '';
+      if (set !== undefined && set !== '') {
+        resolved = { name, from: 'environment' };
+        return set;
+      }
+      if (separator !== -1) {
+        resolved = { name, from: 'default' };
+        return body!.slice(separator + 2);
+      }
+      if (set === '') {
+        resolved = { name, from: 'environment' };
+        return '';
+      }
       problems.push({ pointer, message: `environment variable ${name} is not set (set it, or write \${${name}:-default})` });
       return match;
     });
     if (touched) expanded.add(pointer);
+    if (resolved && WHOLE.test(value)) references.set(pointer, resolved);
     return result;
   };
 
@@ -71,5 +98,5 @@ export function interpolate(data: unknown, env: Environment): InterpolationResul
     return value;
   };
 
-  return { data: walk(data, []), problems, expanded };
+  return { data: walk(data, []), problems, expanded, references };
 }

@@ -125,6 +125,7 @@ function validateDocument(file: string, text: string, env: Environment): Validat
     ...validateSchema(expanded.data, file, parsed.sourceMap, {
       unresolved: new Set(expanded.problems.map((p) => p.pointer)),
       expanded: expanded.expanded,
+      references: expanded.references,
     }),
   );
   const base = { data: expanded.data, sourceMap: parsed.sourceMap, expanded: expanded.expanded };

@@ -2,9 +2,11 @@
 // document that already matches the schema, so they can rely on its shape.
 import { createSecureContext } from 'node:tls';
 import { addressesOverlap, formatAddress, isLoopbackHost, parseAddress, parseProxyEntry } from './address.js';
-import { parseDuration } from './durations.js';
+import { isUnitless, parseDuration } from './durations.js';
 import type { Reporter } from './reporter.js';
 import { documentEndpoints, endpointPointer, resolveSetting, settingSections } from './resolve.js';
+import { valuesOf } from './schema.js';
+import type { SchemaNode } from './schema.js';
 import { aliasOf } from '../certs/read.js';
 import { TLS_VERSIONS } from './tls.js';
 import type { DocumentAddress, GatewayDocument, ListenAddress, TlsVersion } from './types.js';
@@ -12,6 +14,7 @@ import type { DocumentAddress, GatewayDocument, ListenAddress, TlsVersion } from
 export function checkRules(doc: GatewayDocument, r: Reporter): void {
   checkAddresses(doc, r);
   checkDurations(doc, r);
+  checkUnitlessDurations(doc, r);
   checkTlsSections(doc, r);
   checkApis(doc, r);
   checkEndpoints(doc, r);
@@ -99,6 +102,44 @@ function checkDurations(doc: GatewayDocument, r: Reporter): void {
       );
     }
   }
+}
+
+/**
+ * `socket: 60` is 60 milliseconds: a number without a unit is read as milliseconds, and a
+ * timeout that short is almost always seconds meant. Warned about (never refused: 500 may be
+ * meant) for every duration the schema declares whose usual unit — that of its default, else of
+ * its first example — is seconds or more; 0 (off, or at once) is never a slip.
+ */
+function checkUnitlessDurations(doc: GatewayDocument, r: Reporter): void {
+  for (const { pointer, value, node } of valuesOf(doc, 'duration')) {
+    if (!isUnitless(value)) continue;
+    const ms = parseDuration(value);
+    if (ms === undefined || ms === 0 || ms >= 1000) continue;
+    const unit = usualUnit(node);
+    if (unit === undefined || unit === 'ms') continue;
+    const meant = unit === 'd' ? 'd' : 's';
+    if (r.expanded.has(pointer)) {
+      // From ${VAR}: the number is not quoted back (values from the environment never are).
+      const written = r.sourceMap.text(pointer)?.trim().replace(/^(["'])(.*)\1$/s, '$2') ?? 'the variable';
+      r.warning(
+        'CONFIG_DURATION_UNITLESS',
+        pointer,
+        `${written} gives a number without a unit, which is milliseconds (under 1000 here); did you mean ${meant === 'd' ? 'days' : 'seconds'}? Put the unit in the value (30${meant}, or 30ms to mean milliseconds)`,
+      );
+    } else {
+      r.warning('CONFIG_DURATION_UNITLESS', pointer, `${ms} ms; did you mean ${ms}${meant}? (a number without a unit is milliseconds: write ${ms}ms if that is meant)`);
+    }
+  }
+}
+
+/** The largest unit of a duration's default, else of its first example with a unit ("10s" → s, "30d" → d). */
+function usualUnit(node: SchemaNode): string | undefined {
+  for (const written of [node.default, ...(node.examples ?? [])]) {
+    if (typeof written !== 'string') continue;
+    const unit = /^[0-9.]+(ms|s|m|h|d)/.exec(written)?.[1];
+    if (unit) return unit;
+  }
+  return undefined;
 }
 
 // ------------------------------------------------------------------ TLS settings

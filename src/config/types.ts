@@ -64,6 +64,7 @@ export type DocumentAddress = string | number;
 export interface GatewayDocument {
   version: 1;
   listen: {
+    shutdownDelay: Duration;
     shutdownTimeout: Duration;
     headersTimeout: Duration;
     requestTimeout: Duration;
@@ -73,6 +74,7 @@ export interface GatewayDocument {
     https?: { address: DocumentAddress; certificate: string; passphrase?: string; protocols: TlsVersion[]; ciphers?: string };
   };
   admin: { address: DocumentAddress; token?: string };
+  accessLog: { destination: string };
   certs: { directory: string; warnBefore: Duration; expired: 'reject' | 'warn' };
   reload: { interval: Duration; preflight: 'off' | 'warn' | 'enforce' };
   defaults: {
@@ -176,6 +178,9 @@ export interface HttpsListenerConfig {
   readonly credentials: ListenerCredentials;
 }
 
+/** accessLog.destination: `file` with an absolute path, or one of the streams. */
+export type AccessLogConfig = { readonly destination: 'stdout' | 'stderr' | 'off' } | { readonly destination: 'file'; readonly file: string };
+
 export interface GatewayConfig {
   /** Absolute path of the configuration file. */
   readonly file: string;
@@ -184,6 +189,8 @@ export interface GatewayConfig {
   readonly listen: {
     readonly http: ListenAddress;
     readonly https?: HttpsListenerConfig;
+    /** On SIGTERM: accepting on while /readyz answers 503, before the drain. */
+    readonly shutdownDelayMs: number;
     readonly shutdownTimeoutMs: number;
     /** Client limits: headers within, whole request within, idle keep-alive. */
     readonly headersTimeoutMs: number;
@@ -193,6 +200,7 @@ export interface GatewayConfig {
     readonly trustedProxies: readonly string[];
   };
   readonly admin: { readonly address: ListenAddress; readonly token?: string };
+  readonly accessLog: AccessLogConfig;
   readonly certs: { readonly directory: string; readonly warnBeforeMs: number; readonly expired: 'reject' | 'warn' };
   readonly reload: { readonly intervalMs: number; readonly preflight: 'off' | 'warn' | 'enforce' };
   readonly routing: { readonly sandboxHeader: string };

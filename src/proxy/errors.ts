@@ -6,14 +6,15 @@ import { CODES } from '../errors.js';
 import type { RequestCode } from '../errors.js';
 import { REQUEST_ID_HEADER } from './headers.js';
 
-/** Writes {"error": {...}} with the code's status. `extra` are more headers (Allow for 405). */
-export function sendError(res: ServerResponse, code: RequestCode, message: string, requestId: string, extra: readonly string[] = []): void {
+/** Writes {"error": {...}} with the code's status. `extra` are more headers (Allow for 405). Returns the body's length in bytes. */
+export function sendError(res: ServerResponse, code: RequestCode, message: string, requestId: string, extra: readonly string[] = []): number {
   const body = JSON.stringify({ error: { code, message, requestId } });
+  const length = Buffer.byteLength(body);
   res.writeHead(CODES[code].status, [
     'content-type',
     'application/json; charset=utf-8',
     'content-length',
-    String(Buffer.byteLength(body)),
+    String(length),
     'cache-control',
     'no-store',
     REQUEST_ID_HEADER,
@@ -21,4 +22,5 @@ export function sendError(res: ServerResponse, code: RequestCode, message: strin
     ...extra,
   ]);
   res.end(body);
+  return length;
 }

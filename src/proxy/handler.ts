@@ -5,9 +5,12 @@
 //
 // Hot path: everything that can be built once per snapshot is (routes, resource matchers, pools
 // and their TLS contexts, Host headers, descriptions). Per request: the header array, one
-// exchange object, and the log line.
+// exchange object (which is also the access line and what the metrics observe), and the log
+// line; a counting stream for a request with a body.
 import { randomUUID } from 'node:crypto';
+import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { dirname, relative } from 'node:path';
 import { Transform, pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -15,20 +18,37 @@ import { explainPending, failureDetail } from '../backend/explain.js';
 import { backendFailureMessage, classifyBackendError, errorCode } from '../backend/failure.js';
 import type { RequestCode } from '../errors.js';
 import type { EndpointRuntime, Snapshot } from '../snapshot/snapshot.js';
-import type { AccessLog } from './access-log.js';
+import type { AccessLine, AccessLog } from './access-log.js';
 import { clientAddress, isTrustedProxy } from './client-address.js';
 import { sendError } from './errors.js';
 import { backendRequestHeaders, clientAddressOf, clientResponseHeaders, isValidRequestId } from './headers.js';
 import { normalizePath } from './path.js';
+import { parseTraceParent, traceIdOf } from './trace-context.js';
+import type { RequestSpan, TracedExchange, Tracing } from './tracing.js';
 
 export interface SnapshotSource {
   readonly current: Snapshot;
 }
 
+/** A request whose response is over, as the observer sees it (the exchange itself: nothing is copied). */
+export interface CompletedRequest {
+  /** Undefined when no API matched. */
+  readonly endpoint: EndpointRuntime | undefined;
+  /** The status sent; 499 when the client left before the response was complete (then clientClosed). */
+  readonly status: number;
+  readonly clientClosed: boolean;
+  readonly durationMs: number;
+  /** The gateway's own answer, if any. */
+  readonly code: RequestCode | undefined;
+  readonly bytesReceived: number;
+  readonly bytesSent: number;
+  /** From the dispatch to the backend's response headers; undefined when no backend answered. */
+  readonly upstreamMs: number | undefined;
+}
+
 /** Told of every response when it is over: the metrics implement it (the proxy knows nothing of them). */
 export interface RequestObserver {
-  /** `status` 0: the client left before the response was complete. `code`: the gateway's own answer, if any. */
-  observe(endpoint: EndpointRuntime | undefined, status: number, seconds: number, code: RequestCode | undefined): void;
+  observe(request: CompletedRequest): void;
 }
 
 export interface ProxyOptions {
@@ -41,6 +61,8 @@ export interface ProxyOptions {
   /** Called once per request when its response is over (graceful shutdown counts requests). */
   readonly onSettled?: () => void;
   readonly observer?: RequestObserver;
+  /** OpenTelemetry, when the OTEL_* variables ask for it (tracing.ts); absent, it costs nothing. */
+  readonly tracing?: Tracing;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -55,6 +77,8 @@ const NO_HEADERS: readonly string[] = [];
 const CLIENT_CLOSED = 499;
 
 export function createProxyHandler(options: ProxyOptions): RequestHandler {
+  watchUpstreamAddresses();
+  const { tracing } = options;
   return (req, res) => {
     const snapshot = options.snapshots.current;
     const incoming = req.headers['x-request-id'];
@@ -66,6 +90,13 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
     const exchange = new Exchange(options, req, res, requestId, rawPath);
     const peer = clientAddressOf(req.socket.remoteAddress);
     exchange.client = peer;
+    const traceparent = req.headers.traceparent;
+    if (tracing) {
+      exchange.span = tracing.start(req, parseTraceParent(traceparent), options.proto);
+      exchange.traceId = exchange.span.traceId;
+    } else if (traceparent !== undefined) {
+      exchange.traceId = traceIdOf(traceparent);
+    }
 
     if (req.rawHeaders.length > MAX_HEADER_FIELDS * 2) return exchange.refuse('REQUEST_HEADERS_TOO_LARGE', `more than ${MAX_HEADER_FIELDS} header fields`, CLOSE);
     const upgrade = req.headers.upgrade;
@@ -123,19 +154,21 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
       clientAddress: peer,
       proto: options.proto,
       trustedPeer,
+      traceparent: exchange.span?.traceparent,
     });
     // Two Host lines: which one names the target is anyone's guess (RFC 9112 §3.2), so neither is sent on.
     if (!headers) return exchange.refuse('INVALID_HOST', 'the request has more than one Host header', CLOSE);
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    let body: IncomingMessage | Transform | null = hasBody ? req : null;
-    const limit = api.config.maxBodyBytes;
-    if (body && limit !== undefined) {
+    let body: BodyCounter | null = null;
+    if (hasBody) {
+      const limit = api.config.maxBodyBytes;
       const declared = req.headers['content-length'];
-      if (declared !== undefined && Number(declared) > limit) {
+      if (limit !== undefined && declared !== undefined && Number(declared) > limit) {
         return exchange.refuse('PAYLOAD_TOO_LARGE', `the body is ${declared} bytes; API "${api.config.name}" version ${api.config.version} accepts at most ${limit}`, CLOSE);
       }
-      // Chunked: counted as it streams (only for APIs with a limit).
-      if (declared === undefined) body = limitedBody(req, limit);
+      // Counted as it streams (bytesReceived), and held to the API's limit when the length is not declared.
+      body = countedBody(req, declared === undefined ? limit : undefined);
+      exchange.body = body;
     }
     exchange.dispatch(pool, {
       origin: endpoint.config.origin,
@@ -168,20 +201,37 @@ function clip(path: string): string {
 
 /**
  * One request: the undici dispatch handler that streams the backend's response to the client,
- * and the access log line written when the response is over (or the client left). One object
- * and one 'close' listener per request.
+ * the access line written when the response is over (or the client left), and what the
+ * observer is told. One object and one 'close' listener per request.
  */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedRequest, TracedExchange {
   endpoint: EndpointRuntime | undefined;
   /** The TCP peer, or the client a trusted proxy forwarded the request for. */
   client = '';
   code: RequestCode | undefined;
   detail: Record<string, unknown> | undefined;
+  traceId: string | undefined;
+  span: RequestSpan | undefined;
+  body: BodyCounter | undefined;
+  // Filled in when the response is over (the access line, the observer).
+  status = 0;
+  clientClosed = false;
+  durationMs = 0;
+  bytesReceived = 0;
+  bytesSent = 0;
+  /** ip:port of the backend connection, when a request was sent on one (watchUpstreamAddresses). */
+  upstream: string | undefined;
+  upstreamMs: number | undefined;
+  readonly method: string | undefined;
+  readonly protocol: string;
+  readonly host: string | undefined;
+  readonly userAgent: string | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #clientGone = false;
   #request: Dispatcher.DispatchOptions | undefined;
   #retried = false;
   readonly #startedAt = performance.now();
+  #dispatchedAt = 0;
 
   constructor(
     readonly options: ProxyOptions,
@@ -190,18 +240,28 @@ class Exchange implements Dispatcher.DispatchHandler {
     readonly requestId: string,
     readonly path: string,
   ) {
+    this.method = req.method;
+    this.protocol = req.httpVersionMinor === 1 && req.httpVersionMajor === 1 ? 'HTTP/1.1' : `HTTP/${req.httpVersion}`;
+    this.host = req.headers.host;
+    this.userAgent = req.headers['user-agent'];
     res.on('close', this.#onClose); // 'close' comes once; `on` spares once()'s wrapper
+  }
+
+  get labels(): string | undefined {
+    return this.endpoint?.logLabels;
   }
 
   dispatch(pool: Dispatcher, request: Dispatcher.DispatchOptions): void {
     this.#request = request;
+    this.#dispatchedAt = performance.now();
     pool.dispatch(request, this);
   }
 
   /** The gateway answers itself, with an error code. */
   refuse(code: RequestCode, message: string, extra: readonly string[] = NO_HEADERS): void {
     this.code = code;
-    sendError(this.res, code, message, this.requestId, this.#draining() && extra !== CLOSE ? [...extra, ...CLOSE] : extra);
+    const length = sendError(this.res, code, message, this.requestId, this.#draining() && extra !== CLOSE ? [...extra, ...CLOSE] : extra);
+    if (this.method !== 'HEAD') this.bytesSent = length;
   }
 
   /** A stopping gateway closes each connection after its response (docs/http.md, graceful shutdown). */
@@ -212,16 +272,20 @@ class Exchange implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
     if (this.#clientGone) controller.abort(new ClientClosedError());
+    // undici writes this request's headers next, in the same tick, on the connection it chose.
+    else sending = this;
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (statusCode < 200) return; // 1xx informational answers are the backend's business with us
+    this.upstreamMs = Math.round((performance.now() - this.#dispatchedAt) * 100) / 100;
     const out = clientResponseHeaders(headers, this.requestId);
     if (this.#draining()) out.push(...CLOSE);
     this.res.writeHead(statusCode, out);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.bytesSent += chunk.length;
     if (!this.res.write(chunk)) {
       controller.pause();
       this.res.once('drain', this.#resume);
@@ -244,6 +308,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.detail = { retriedAfter: errorCode(error) };
       const endpoint = this.endpoint!;
       const pool = this.options.snapshots.current.endpoints.get(endpoint.config.name)?.pool ?? endpoint.pool!;
+      this.#dispatchedAt = performance.now();
       pool.dispatch(request, this);
       return;
     }
@@ -273,28 +338,48 @@ class Exchange implements Dispatcher.DispatchHandler {
   };
 
   readonly #onClose = (): void => {
-    const { res, endpoint } = this;
+    const { res, options } = this;
     if (!res.writableFinished) {
       this.#clientGone = true;
       this.#controller?.abort(new ClientClosedError());
     }
-    const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED;
-    const elapsedMs = performance.now() - this.#startedAt;
-    this.options.accessLog.write({
-      requestId: this.requestId,
-      method: this.req.method,
-      path: this.path,
-      client: this.client,
-      status,
-      durationMs: Math.round(elapsedMs * 100) / 100,
-      labels: endpoint?.logLabels,
-      code: this.code,
-      detail: this.detail,
-    });
-    // Status 0: the client left before the response was complete (client_closed in the metrics).
-    this.options.observer?.observe(endpoint, res.writableFinished ? status : 0, elapsedMs / 1000, this.code);
-    this.options.onSettled?.();
+    this.clientClosed = !res.writableFinished;
+    this.status = this.clientClosed ? CLIENT_CLOSED : res.statusCode;
+    this.durationMs = Math.round((performance.now() - this.#startedAt) * 100) / 100;
+    if (this.body) this.bytesReceived = this.body.bytes;
+    options.accessLog.write(this);
+    if (this.span) options.tracing!.end(this.span, this);
+    options.observer?.observe(this);
+    options.onSettled?.();
   };
+}
+
+/**
+ * The exchange whose request undici is about to write: set in onRequestStart, read by the
+ * 'undici:client:sendHeaders' message that undici publishes in the same tick with the socket it
+ * chose (undici's handler API says nothing of the connection a request went on).
+ */
+let sending: Exchange | undefined;
+let watching = false;
+const UPSTREAM = Symbol('gatehouse.upstream');
+
+/** The upstream address of each request: ip:port of its backend connection, worked out once per connection. */
+function watchUpstreamAddresses(): void {
+  if (watching) return;
+  watching = true;
+  subscribe('undici:client:sendHeaders', (message) => {
+    const exchange = sending;
+    if (!exchange) return;
+    sending = undefined;
+    const socket = (message as { socket: Socket & { [UPSTREAM]?: string } }).socket;
+    exchange.upstream = socket[UPSTREAM] ??= addressOf(socket);
+  });
+}
+
+function addressOf(socket: Socket): string | undefined {
+  const { remoteAddress, remotePort } = socket;
+  if (remoteAddress === undefined) return undefined;
+  return remoteAddress.includes(':') ? `[${remoteAddress}]:${remotePort}` : `${remoteAddress}:${remotePort}`;
 }
 
 class PayloadTooLargeError extends Error {
@@ -304,15 +389,21 @@ class PayloadTooLargeError extends Error {
   }
 }
 
-/** The request body, failing with PayloadTooLargeError once more than `limit` bytes went through. */
-function limitedBody(req: IncomingMessage, limit: number): Transform {
-  let seen = 0;
+/** A request body on its way to the backend: `bytes` read so far. */
+type BodyCounter = Transform & { bytes: number };
+
+/**
+ * The request body as it streams, counted, and failing with PayloadTooLargeError once more than
+ * `limit` bytes went through (a body without Content-Length on an API with maxBodySize).
+ */
+function countedBody(req: IncomingMessage, limit: number | undefined): BodyCounter {
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      seen += chunk.length;
-      done(seen > limit ? new PayloadTooLargeError(limit) : null, chunk);
+      const bytes = (counter.bytes += chunk.length);
+      done(limit !== undefined && bytes > limit ? new PayloadTooLargeError(limit) : null, chunk);
     },
-  });
+  }) as BodyCounter;
+  counter.bytes = 0;
   // The client's errors end the body as well; the exchange sees them through undici.
   pipeline(req, counter, () => undefined);
   return counter;

@@ -49,6 +49,8 @@ export interface RequestHeaderContext {
   readonly proto: 'http' | 'https';
   /** The peer is in listen.trustedProxies: its X-Forwarded-Proto and -Host are passed on. */
   readonly trustedPeer: boolean;
+  /** With tracing on: the gateway's span as the backend's parent, instead of the client's traceparent. */
+  readonly traceparent?: string;
 }
 
 /**
@@ -94,6 +96,9 @@ export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeader
       case 'authorization':
         if (!removeAuthorization) out.push(name, value);
         continue;
+      case 'traceparent':
+        if (ctx.traceparent === undefined) out.push(name, value);
+        continue;
       default:
         if (lower === ctx.sandboxHeader) continue;
         out.push(name, value);
@@ -112,6 +117,7 @@ export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeader
     kept.push('x-forwarded-for', forwardedFor);
   }
   kept.push(REQUEST_ID_HEADER, ctx.requestId);
+  if (ctx.traceparent !== undefined) kept.push('traceparent', ctx.traceparent);
   return kept;
 }
 

@@ -36,11 +36,11 @@ apis:
     resources: [ { path: menu, methods: [GET, FETCH] } ]
 routing: { sandboxHeader: "X Env" }
 `,
-    expected: `gateway.yaml:2:11  listen.htp: unknown key "htp"; did you mean "http"? (known: http, https, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)  [CONFIG_UNKNOWN_KEY]
+    expected: `gateway.yaml:2:11  listen.htp: unknown key "htp"; did you mean "http"? (known: http, https, shutdownDelay, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)  [CONFIG_UNKNOWN_KEY]
 gateway.yaml:3:19  admin.address: must be host:port like 0.0.0.0:8280, 127.0.0.1:9901 or [::1]:9901, or a port alone (got a list)  [CONFIG_TYPE]
 gateway.yaml:4:19  certs.expired: must be one of reject, warn (got "Reject"); did you mean "reject"?  [CONFIG_INVALID_VALUE]
-gateway.yaml:4:39  certs.warnBefore: must be a duration like "500ms", "10s", "2m", "1h", "30d" or an integer number of milliseconds (got "5 days")  [CONFIG_INVALID_VALUE]
-gateway.yaml:5:21  reload.interval: must be a duration like "500ms", "10s", "2m", "1h", "30d" or an integer number of milliseconds (got true)  [CONFIG_TYPE]
+gateway.yaml:4:39  certs.warnBefore: must be a duration like "500ms", "10s", "1m30s", "1h" or "30d", or an integer number of milliseconds (got "5 days")  [CONFIG_INVALID_VALUE]
+gateway.yaml:5:21  reload.interval: must be a duration like "500ms", "10s", "1m30s", "1h" or "30d", or an integer number of milliseconds (got true)  [CONFIG_TYPE]
 gateway.yaml:7:22  defaults.tls.serverName: must be a DNS host name like backend.internal (got "not a host!")  [CONFIG_INVALID_VALUE]
 gateway.yaml:7:48  defaults.tls.protocols: must list at least 1 item (got an empty list)  [CONFIG_INVALID_VALUE]
 gateway.yaml:8:25  defaults.headers.forwarded: must be true or false (got "yes")  [CONFIG_TYPE]
@@ -139,7 +139,7 @@ gateway.yaml:14:26  apis[1].endpoints.production.url: unterminated variable refe
     env: { INTERVAL: 'hunter2-secret' },
     text: 'version: 1\nreload: { interval: "${INTERVAL}" }\napis: []\n',
     expected:
-      'gateway.yaml:2:21  reload.interval: must be a duration like "500ms", "10s", "2m", "1h", "30d" or an integer number of milliseconds (got "${INTERVAL}")  [CONFIG_INVALID_VALUE]\n',
+      'gateway.yaml:2:21  reload.interval: must be a duration like "500ms", "10s", "1m30s", "1h" or "30d", or an integer number of milliseconds (got "${INTERVAL}")  [CONFIG_INVALID_VALUE]\n',
   },
   {
     name: 'rules: duplicate APIs, routes and defaults; a context under another route',

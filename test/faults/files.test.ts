@@ -4,7 +4,7 @@
 // running snapshot keeps serving before and after. Every wait is for a reload event with a
 // deadline.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -313,11 +313,16 @@ t.test("Kubernetes' own layout inside certs/ is accepted, for trust files and th
 
 // ---------------------------------------------------------------- the listener key's permissions
 
-t.test('CERT_KEY_PERMISSIONS: a listener key readable by group or others warns; 0600 does not', { skip: WINDOWS ? 'no POSIX modes on Windows' : false }, async (t) => {
+t.test('CERT_KEY_PERMISSIONS: a listener key readable by group or others warns; 0600 does not; root-owned 0640 (a Secret with fsGroup) does not', { skip: WINDOWS ? 'no POSIX modes on Windows' : false }, async (t) => {
   const https = (extra = '') => `version: 1\nlisten: { https: { address: "127.0.0.1:0", certificate: gw${extra} } }\napis: []\n`;
-  const pem = async (mode: number) => {
+  // The tests run as root here and in CI: a key the gateway's own user owns is then given to
+  // nobody (65534); run unprivileged, the files are the user's already.
+  const asRoot = process.getuid?.() === 0;
+  const pem = async (mode: number, owner: 'user' | 'root' = 'user') => {
     const loaded = await loadFixture(t, { 'gateway.yaml': https(), certs: { 'gw.crt': listenerLeaf.certPem, 'gw.key': listenerLeaf.keyPem } });
-    chmodSync(path.join(loaded.dir, 'certs', 'gw.key'), mode);
+    const key = path.join(loaded.dir, 'certs', 'gw.key');
+    chmodSync(key, mode);
+    if (asRoot && owner === 'user') chownSync(key, 65534, 65534);
     return { dir: loaded.dir, result: await reload(loaded.dir) };
   };
 
@@ -328,7 +333,7 @@ t.test('CERT_KEY_PERMISSIONS: a listener key readable by group or others warns; 
       severity: 'warning',
       code: 'CERT_KEY_PERMISSIONS',
       file: path.join(open.dir, 'certs', 'gw.key'),
-      message: "holds the HTTPS listener's private key and is readable by group and others (mode 0644): chmod 600 certs/gw.key (in Kubernetes, set defaultMode: 0400 on the Secret volume)",
+      message: "holds the HTTPS listener's private key and is readable by group and others (mode 0644): chmod 600 certs/gw.key (in Kubernetes, set defaultMode: 0440 on the Secret volume with the pod's fsGroup, or 0400 when the pod runs as root)",
     },
   ]);
 
@@ -337,6 +342,12 @@ t.test('CERT_KEY_PERMISSIONS: a listener key readable by group or others warns; 
   t.same((await pem(0o600)).result.diagnostics, [], '0600: no warning');
   t.same((await pem(0o400)).result.diagnostics, [], '0400: no warning');
   t.same((await pem(0o700)).result.diagnostics, [], '0700: the owner only, no warning');
+  if (asRoot) {
+    // Kubernetes' Secret volume for a non-root pod: root:fsGroup, defaultMode 0440 (PostgreSQL's rule).
+    t.same((await pem(0o440, 'root')).result.diagnostics, [], 'owned by root, 0440: group-readable on purpose, no warning');
+    t.same((await pem(0o640, 'root')).result.diagnostics, [], 'owned by root, 0640: no warning');
+    t.match((await pem(0o644, 'root')).result.diagnostics, [{ code: 'CERT_KEY_PERMISSIONS', message: /readable by others \(mode 0644\)/ }], 'owned by root, 0644: others still warn');
+  }
 
   // PKCS#12: the .p12 itself holds the key.
   const { pkcs12 } = await import('../helpers/pki.js');

@@ -18,7 +18,7 @@ import { issue, pkcs12 } from '../helpers/pki.js';
 import { until } from '../helpers/wait.js';
 
 const config = (url: string, extra = '') => `version: 1
-listen: { http: "127.0.0.1:0", shutdownTimeout: 10s }
+listen: { http: "127.0.0.1:0", shutdownDelay: 0, shutdownTimeout: 10s }
 admin: { address: "127.0.0.1:0" }
 ${extra}apis:
   - { name: Test, context: /api, version: v1, endpoints: { production: { url: "${url}" } } }
@@ -98,7 +98,36 @@ t.test('SIGTERM: stop accepting, finish the request in flight, exit 0', async (t
   t.ok(gw.logs.find((l) => l.msg === 'stopped'));
 });
 
-t.test('while draining: SIGHUP is ignored, a second SIGTERM changes nothing, the response in flight says Connection: close', async (t) => {
+t.test('SIGTERM with listen.shutdownDelay: /readyz 503 at once, connections still accepted for the delay, then refused, exit 0', async (t) => {
+  const backend = await startBackend(t);
+  const dir = t.testdir({ 'gateway.yaml': config(backend.url).replace('shutdownDelay: 0', 'shutdownDelay: 1500ms') });
+  const gw = await spawnGateway(t, dir);
+  const agent = new http.Agent({ keepAlive: true });
+  t.teardown(() => agent.destroy());
+  t.equal((await request(`${gw.adminUrl}/readyz`)).status, 200);
+  t.equal((await request(`${gw.url}/api/v1/`, { agent })).headers.connection, 'keep-alive', 'before: connections are kept alive');
+  gw.child.kill('SIGTERM');
+  const announced = await gw.logs.waitFor((l) => l.msg.startsWith('stopping: /readyz answers 503'));
+  t.equal(announced.delayMs, 1500);
+  const readyz = await request(`${gw.adminUrl}/readyz`);
+  t.equal(readyz.status, 503, '/readyz says so at once');
+  const during = await request(`${gw.url}/api/v1/`, { agent });
+  t.equal(during.status, 200, 'a request sent during the delay (a load balancer not yet updated) is served');
+  t.equal(during.headers.connection, 'close', 'and its connection closes, so that the client reconnects elsewhere');
+  t.equal((await request(`${gw.url}/api/v1/`)).status, 200, 'a new connection during the delay is accepted');
+  await gw.logs.waitFor((l) => l.msg.startsWith('stopping: no new connections'));
+  const refused = await request(`${gw.url}/api/v1/`).then(
+    () => 'accepted',
+    (e: NodeJS.ErrnoException) => e.code,
+  );
+  t.equal(refused, 'ECONNREFUSED', 'after the delay, no new connection');
+  t.equal(await gw.exited, 0);
+  const messages = gw.logs.lines.map((l) => l.msg);
+  t.ok(messages.indexOf('signal received') < messages.findIndex((m) => m.startsWith('stopping: /readyz')), 'the timeline is logged in order');
+  t.ok(messages.findIndex((m) => m.startsWith('stopping: no new connections')) < messages.indexOf('stopped'));
+});
+
+t.test('while draining: SIGHUP is ignored, the response in flight says Connection: close', async (t) => {
   let release: (() => void) | undefined;
   const backend = await startBackend(t, { handler: (_req, res) => (release = () => res.end('finished')) });
   const dir = t.testdir({ 'gateway.yaml': config(backend.url) });
@@ -111,9 +140,7 @@ t.test('while draining: SIGHUP is ignored, a second SIGTERM changes nothing, the
   await gw.logs.waitFor((l) => l.msg.startsWith('stopping: no new connections'));
   gw.child.kill('SIGHUP');
   await gw.logs.waitFor((l) => l.msg === 'stopping: SIGHUP ignored (no reload while requests drain)');
-  gw.child.kill('SIGTERM');
-  await gw.logs.waitFor((l) => l.msg.startsWith('already stopping'));
-  t.equal(gw.child.exitCode, null, 'still running: the signals killed nothing');
+  t.equal(gw.child.exitCode, null, 'still running: SIGHUP killed nothing');
   release!();
   const res = await inFlight;
   t.equal(res.status, 200);
@@ -122,23 +149,23 @@ t.test('while draining: SIGHUP is ignored, a second SIGTERM changes nothing, the
   t.equal(await gw.exited, 0);
 });
 
-t.test('a third SIGTERM stops at once: the request in flight is cut, exit 1', async (t) => {
+t.test('a second SIGTERM stops at once, during the delay too: what is cut is logged, exit 1', async (t) => {
   const backend = await startBackend(t, { handler: () => undefined });
-  const dir = t.testdir({ 'gateway.yaml': config(backend.url) });
+  const dir = t.testdir({ 'gateway.yaml': config(backend.url).replace('shutdownDelay: 0', 'shutdownDelay: 30s') });
   const gw = await spawnGateway(t, dir);
   const inFlight = request(`${gw.url}/api/v1/never`).then(
     () => 'completed',
     (e: NodeJS.ErrnoException) => e.code ?? e.message,
   );
   await until(() => backend.requests.length > 0, 'the backend to receive the request');
-  for (const expected of [/^stopping: no new connections/, /^already stopping/]) {
-    gw.child.kill('SIGTERM');
-    await gw.logs.waitFor((l) => expected.test(l.msg));
-  }
   gw.child.kill('SIGTERM');
-  t.equal(await gw.exited, 1, 'well before the 10 s shutdown timeout');
+  await gw.logs.waitFor((l) => l.msg.startsWith('stopping: /readyz answers 503'));
+  gw.child.kill('SIGTERM');
+  t.equal(await gw.exited, 1, 'well before the 30 s delay and the 10 s shutdown timeout');
   t.not(await inFlight, 'completed');
-  t.ok(gw.logs.find((l) => l.msg.startsWith('stopping at once')));
+  const cut = gw.logs.find((l) => l.msg.startsWith('stopping at once'));
+  t.equal(cut?.msg, 'stopping at once (second SIGTERM): 1 request(s) in flight cut, their connections closed');
+  t.equal(cut?.inFlight, 1);
 });
 
 t.test('SIGINT stops too; a request still running at the shutdown timeout is cut, and the exit is 0', async (t) => {
@@ -166,7 +193,7 @@ t.test('the HTTPS listener serves with the gateway\'s own certificate and sets X
   const own = issue({ cn: 'gateway.test', sans: ['127.0.0.1'], keyIndex: 1 });
   const backend = await startBackend(t);
   const dir = t.testdir({
-    'gateway.yaml': config(backend.url).replace('listen: { http: "127.0.0.1:0", shutdownTimeout: 10s }', 'listen: { http: "127.0.0.1:0", https: { address: "127.0.0.1:0", certificate: gw, protocols: [TLSv1.3] } }'),
+    'gateway.yaml': config(backend.url).replace('listen: { http: "127.0.0.1:0", shutdownDelay: 0, shutdownTimeout: 10s }', 'listen: { http: "127.0.0.1:0", https: { address: "127.0.0.1:0", certificate: gw, protocols: [TLSv1.3] } }'),
     certs: { 'gw.crt': own.certPem, 'gw.key': own.keyPem },
   });
   const gw = await spawnGateway(t, dir);
@@ -282,7 +309,7 @@ t.test('the HTTPS listener from a PKCS#12 file with its passphrase from the envi
   const backend = await startBackend(t);
   const dir = t.testdir({
     'gateway.yaml': config(backend.url).replace(
-      'listen: { http: "127.0.0.1:0", shutdownTimeout: 10s }',
+      'listen: { http: "127.0.0.1:0", shutdownDelay: 0, shutdownTimeout: 10s }',
       'listen: { http: "127.0.0.1:0", https: { address: "127.0.0.1:0", certificate: gw, passphrase: "${GW_P12_PASSPHRASE}" } }',
     ),
     certs: { 'gw.p12': pkcs12(own, 'p12-secret') },

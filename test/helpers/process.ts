@@ -16,6 +16,8 @@ export interface GatewayProcess {
   /** http://127.0.0.1:port of the HTTP listener. */
   readonly url: string;
   readonly httpsUrl: string | undefined;
+  /** http://127.0.0.1:port of the admin address. */
+  readonly adminUrl: string;
   /** Resolves with the exit code. */
   readonly exited: Promise<number | null>;
 }
@@ -24,10 +26,20 @@ export interface GatewayProcess {
 export interface SpawnOptions {
   readonly uid?: number;
   readonly gid?: number;
+  /** Variables besides PATH (GATEHOUSE_CONFIG, say). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** The gatehouse.js to run: an installed package's, instead of this checkout's. */
+  readonly bin?: string;
+  /** A command that runs the rest (unshare, setpriv…): the gateway is then its last exec. */
+  readonly prefix?: readonly string[];
+  /** The working folder; the test's folder by default. */
+  readonly cwd?: string;
 }
 
 export async function spawnGateway(t: Test, dir: string, args: readonly string[] = [], nodeArgs: readonly string[] = [], options: SpawnOptions = {}): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, BIN, 'run', ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, stdio: 'pipe', ...options });
+  const { env, bin = BIN, prefix = [], cwd = dir, ...identity } = options;
+  const command = [...prefix, process.execPath, ...nodeArgs, bin, 'run', ...args];
+  const child = spawn(command[0]!, command.slice(1), { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'pipe', ...identity });
   const logs = new LogCapture();
   let buffered = '';
   child.stdout.setEncoding('utf8');
@@ -52,7 +64,7 @@ export async function spawnGateway(t: Test, dir: string, args: readonly string[]
     }),
   ]);
   const local = (u: unknown) => (typeof u === 'string' ? u.replace('0.0.0.0', '127.0.0.1') : undefined);
-  return { child, logs, stderr: () => stderr, url: local(listening.http)!, httpsUrl: local(listening.https), exited };
+  return { child, logs, stderr: () => stderr, url: local(listening.http)!, httpsUrl: local(listening.https), adminUrl: local(listening.admin)!, exited };
 }
 
 /**
