@@ -6,21 +6,22 @@
 // This wrapper stands between npm and the gateway, so it must not swallow what is meant for it:
 // SIGTERM, SIGINT and SIGHUP are passed on to the gateway (SIGHUP reloads it; the first two stop
 // both processes), and the wrapper exits with the gateway's exit code. Each child also has an IPC
-// channel to this process: if the wrapper dies without passing a signal on (SIGKILL, or npm
-// killed by a signal it does not forward), the channel closes and the gateway stops gracefully
-// instead of being orphaned with its ports.
-import { spawn, spawnSync } from 'node:child_process';
+// channel to this process: if the wrapper dies without passing a signal on (SIGKILL), the channel
+// closes and the gateway stops gracefully instead of being orphaned with its ports. And when npm,
+// above it, exits on a signal without passing it on, the wrapper sees its parent change and stops.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
 const extra = process.argv.slice(2);
 
-// In a checkout with the compiler, build first so that `npm start` runs the sources as they are;
-// a production install runs the dist/ it carries.
-const built = spawnSync(process.execPath, [fileURLToPath(new URL('build.js', import.meta.url)), '--if-compiler'], { cwd: root, stdio: 'inherit' });
-if (built.status !== 0) process.exit(built.status ?? 1);
+// dist/ is built by `npm ci` (the prepare script) and by `npm test`; after editing src/, `npm run build`.
+if (!existsSync(new URL('../dist/main.js', import.meta.url))) {
+  console.error('gatehouse: dist/ is not built: run `npm run build` first');
+  process.exit(1);
+}
 
 const backend = spawn(process.execPath, [bin, 'demo-backend', '--pretty'], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
 let gateway;
@@ -53,6 +54,17 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     gateway?.kill(signal);
     // The backend stops after the gateway (its requests in flight are the gateway's).
     if (!gateway || gateway.exitCode !== null) backend.kill(signal);
+  });
+}
+
+// npm itself does not pass SIGTERM or SIGHUP on to its script: it exits, and this process would
+// be reparented and run on with its children and their ports. So when it is gone, stop as on Ctrl-C.
+const { startedByNpm, watchParent } = await import('../dist/cli/parent.js');
+if (startedByNpm()) {
+  watchParent(() => {
+    if (stopping) return;
+    process.stderr.write('npm start: npm, which started this script, is gone: stopping the gateway and the demo backend\n');
+    process.emit('SIGINT', 'SIGINT');
   });
 }
 

@@ -1,6 +1,7 @@
 // The default that runs out of the box: the demo backend makes its certificate on first start,
 // the bundled gateway.yaml trusts it by alias, and a request goes through verified TLS.
 import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
@@ -8,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import t from 'tap';
+import type Tap from 'tap';
 import { startDemoBackend } from '../src/demo/backend.js';
 import { json, request } from './helpers/client.js';
 import { startTestGateway } from './helpers/gateway.js';
@@ -59,7 +61,8 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-t.test("npm start's script: demo backend, then the gateway, on the bundled file and ports; Ctrl-C stops both", async (t) => {
+/** `npm start`'s script in a copy of the bundled setup; resolves once the gateway listens. */
+async function startScript(t: Tap.Test): Promise<{ child: ChildProcessWithoutNullStreams; dir: string; output: () => string }> {
   for (const port of [8280, 9443, 9901]) t.ok(await portFree(port), `port ${port} is free for the bundled configuration`);
   const dir = t.testdir({ certs: {} });
   copyFileSync(path.join(ROOT, 'gateway.yaml'), path.join(dir, 'gateway.yaml'));
@@ -73,16 +76,48 @@ t.test("npm start's script: demo backend, then the gateway, on the bundled file 
   const deadline = Date.now() + 20_000;
   while (!output.includes('gateway listening') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
   t.match(output, /gateway listening/, 'both started');
-  t.match(output, /curl http:\/\/127\.0\.0\.1:8280\/demo\/1\.0\.0\/hello/, 'and the script says what to try');
+  return { child, dir, output: () => output };
+}
 
+async function portsFreed(t: Tap.Test, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!((await portFree(8280)) && (await portFree(9443))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  t.ok(await portFree(8280), `${what}: the gateway is gone`);
+  t.ok(await portFree(9443), `${what}: the demo backend is gone`);
+}
+
+t.test("npm start's script: demo backend, then the gateway, on the bundled file and ports; SIGHUP reloads; SIGTERM and Ctrl-C stop both", async (t) => {
+  const started = await startScript(t);
+  t.match(started.output(), /curl http:\/\/127\.0\.0\.1:8280\/demo\/1\.0\.0\/hello/, 'the script says what to try');
   const res = await request('http://127.0.0.1:8280/demo/1.0.0/hello');
   t.equal(res.status, 200, res.text);
   t.match(json<DemoEcho>(res).message, /Gatehouse demo backend/);
-  t.ok(statSync(path.join(dir, 'certs', 'demo.crt')).isFile(), 'the certificate was written into certs/');
+  t.ok(statSync(path.join(started.dir, 'certs', 'demo.crt')).isFile(), 'the certificate was written into certs/');
 
-  child.kill('SIGINT');
-  const [code] = (await once(child, 'exit')) as [number | null];
-  t.equal(code, 0, 'Ctrl-C: a clean exit');
-  t.ok(await portFree(8280), 'the gateway is gone');
-  t.ok(await portFree(9443), 'the demo backend is gone');
+  // SIGHUP reaches the gateway through the wrapper (npm start's parent may be a supervisor).
+  started.child.kill('SIGHUP');
+  const deadline = Date.now() + 10_000;
+  let reason: unknown;
+  while (reason !== 'SIGHUP' && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    reason = (json<{ lastReload: { reason?: string } | null }>(await request('http://127.0.0.1:9901/status')).lastReload ?? {}).reason;
+  }
+  t.equal(reason, 'SIGHUP', 'the gateway reloaded on the SIGHUP the script received');
+  t.equal(started.child.exitCode, null, 'and the script is still running');
+
+  started.child.kill('SIGTERM');
+  const [code] = (await once(started.child, 'exit')) as [number | null];
+  t.equal(code, 0, "SIGTERM: the gateway's exit code, after its shutdown delay");
+  await portsFreed(t, 'SIGTERM');
+
+  const again = await startScript(t);
+  again.child.kill('SIGINT');
+  t.equal(((await once(again.child, 'exit')) as [number | null])[0], 0, 'Ctrl-C: a clean exit');
+  await portsFreed(t, 'Ctrl-C');
+});
+
+t.test("npm start's script killed outright (SIGKILL): its children stop instead of keeping the ports", async (t) => {
+  const started = await startScript(t);
+  started.child.kill('SIGKILL');
+  await portsFreed(t, 'the wrapper killed');
 });

@@ -37,6 +37,11 @@ export async function demoBackendCommand(args: string[], io: CommandIo): Promise
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
+    // Started by `npm start`'s wrapper with an IPC channel: stop with it rather than be orphaned.
+    if (process.channel) {
+      process.channel.unref();
+      process.once('disconnect', resolve);
+    }
   });
   await backend.close();
   logger.flush();

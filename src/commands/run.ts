@@ -4,6 +4,7 @@
 import cluster from 'node:cluster';
 import path from 'node:path';
 import { EXIT_FAILED, EXIT_OK, UsageError, configFileArg, parseCommandArgs } from '../cli/io.js';
+import { startedByNpm, watchParent } from '../cli/parent.js';
 import type { CommandIo } from '../cli/io.js';
 import { formatText } from '../diagnostics.js';
 import { startGateway } from '../gateway.js';
@@ -79,6 +80,7 @@ class Signals {
   /** A SIGHUP came while the gateway started: reload once it has (the files may have changed since they were read). */
   #hangupWhileStarting = false;
   #aborted = false;
+  #unwatchNpm: (() => void) | undefined;
   #done: ((outcome: 'stopped' | 'aborted') => void) | undefined;
   readonly #outcome = new Promise<'stopped' | 'aborted'>((resolve) => (this.#done = resolve));
 
@@ -90,6 +92,10 @@ class Signals {
       // The channel must not keep the process alive by itself.
       process.channel.unref();
       process.on('disconnect', this.#onParentGone);
+    } else if (startedByNpm()) {
+      // npx, npm start: npm exits on SIGTERM without passing it on. Its leaving is taken for the
+      // SIGTERM it swallowed, delay included (the gateway may be behind a load balancer).
+      this.#unwatchNpm = watchParent(() => this.#cause('npm'));
     }
   }
 
@@ -108,6 +114,7 @@ class Signals {
     process.off('SIGTERM', this.#onStop);
     process.off('SIGINT', this.#onStop);
     process.off('disconnect', this.#onParentGone);
+    this.#unwatchNpm?.();
   }
 
   readonly #onHangup = (): void => {
@@ -128,14 +135,15 @@ class Signals {
 
   #act(cause: StopCause): void {
     const gateway = this.#gateway!;
-    const signal = cause === 'parent' ? undefined : cause;
+    const signal = cause === 'parent' || cause === 'npm' ? undefined : cause;
     if (!gateway.stopping) {
       if (cause === 'parent') this.logger.warn('the process that started the gateway is gone (its IPC channel closed): stopping');
+      else if (cause === 'npm') this.logger.warn('npm, which started the gateway, is gone (it does not pass SIGTERM on): stopping as on SIGTERM');
       else this.logger.info({ signal }, 'signal received');
       this.logger.flush();
       // Once aborted, stop() ends early too; the outcome is abort()'s.
-      void gateway.stop({ delay: cause === 'SIGTERM' }).then(() => this.#aborted || this.#done!('stopped'));
-    } else if (cause !== 'parent') {
+      void gateway.stop({ delay: cause === 'SIGTERM' || cause === 'npm' }).then(() => this.#aborted || this.#done!('stopped'));
+    } else if (signal) {
       this.logger.warn({ signal, inFlight: gateway.inFlight }, `stopping at once (second ${signal}): ${gateway.inFlight} request(s) in flight cut, their connections closed`);
       this.#aborted = true;
       void gateway.abort().then(() => this.#done!('aborted'));
@@ -143,5 +151,5 @@ class Signals {
   }
 }
 
-/** What stops the gateway: a signal, or the parent process going away. */
-type StopCause = NodeJS.Signals | 'parent';
+/** What stops the gateway: a signal, the parent's IPC channel closing, or npm above it exiting. */
+type StopCause = NodeJS.Signals | 'parent' | 'npm';

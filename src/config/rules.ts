@@ -124,7 +124,7 @@ function checkUnitlessDurations(doc: GatewayDocument, r: Reporter): void {
       r.warning(
         'CONFIG_DURATION_UNITLESS',
         pointer,
-        `${written} gives a number without a unit, which is milliseconds (under 1000 here); did you mean ${meant === 'd' ? 'days' : 'seconds'}? Put the unit in the value (30${meant}, or 30ms to mean milliseconds)`,
+        `${written} holds a number without a unit, read as milliseconds (less than a second); did you mean ${meant === 'd' ? 'days' : 'seconds'}? Give the unit in the value (like 30${meant}; 30ms to keep milliseconds)`,
       );
     } else {
       r.warning('CONFIG_DURATION_UNITLESS', pointer, `${ms} ms; did you mean ${ms}${meant}? (a number without a unit is milliseconds: write ${ms}ms if that is meant)`);

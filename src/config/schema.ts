@@ -237,7 +237,7 @@ export function coerceReferences(
     let message: string;
     if (reference.from === 'default') message = `${reference.name} is not set, and its default ${JSON.stringify(text)} ${expected}`;
     else if (text === '') message = `${reference.name} is set but empty; it ${expected} here`;
-    else if (types.includes('boolean') && NOT_BOOLEAN.test(text)) message = `${reference.name}=${JSON.stringify(text)}: ${expected} (the only words for a boolean, as in YAML 1.2 and TOML)`;
+    else if (types.includes('boolean') && NOT_BOOLEAN.test(text)) message = `${reference.name}=${JSON.stringify(text)}: ${expected} (yes/no, on/off and 1/0 are not booleans in YAML 1.2 or TOML)`;
     else message = `${reference.name} ${expected} here (its value is not shown: it comes from the environment)`;
     problems.push({ pointer, message });
   }

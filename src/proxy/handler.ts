@@ -273,7 +273,7 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
     this.#controller = controller;
     if (this.#clientGone) controller.abort(new ClientClosedError());
     // undici writes this request's headers next, in the same tick, on the connection it chose.
-    else sending = this;
+    else markSending(this);
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
@@ -361,6 +361,10 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
  */
 let sending: Exchange | undefined;
 let watching = false;
+
+function markSending(exchange: Exchange): void {
+  sending = exchange;
+}
 const UPSTREAM = Symbol('gatehouse.upstream');
 
 /** The upstream address of each request: ip:port of its backend connection, worked out once per connection. */

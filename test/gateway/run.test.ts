@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -298,7 +298,9 @@ t.test('a 64 MiB upload and download pass byte for byte; the gateway\'s memory d
 
   const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
   t.comment(`gateway RSS: baseline ${mib(baseline)}, peak after 64 MiB each way ${mib(peakAfter64)}, after 256 MiB each way ${mib(peakAfter256)}`);
-  t.ok(peakAfter64 - baseline < 96 * MiB, `64 MiB each way raised the peak by ${mib(peakAfter64 - baseline)} (garbage not yet collected, not buffered bodies)`);
+  // Below both bodies held at once (128 MiB): what the first transfer adds is garbage not yet
+  // collected, and how much of it V8 lets pile up differs by line (about 100 MiB on Node 26, 60 on 20).
+  t.ok(peakAfter64 - baseline < 128 * MiB, `64 MiB each way raised the peak by ${mib(peakAfter64 - baseline)} (garbage not yet collected, not buffered bodies)`);
   t.ok(peakAfter256 - peakAfter64 < 32 * MiB, `256 MiB each way raised it by a further ${mib(peakAfter256 - peakAfter64)}: memory does not grow with the body`);
   gw.child.kill('SIGTERM');
   await once(gw.child, 'exit');
@@ -357,4 +359,34 @@ t.test('SIGHUP reloads at once, even with a ten-minute interval', async (t) => {
   t.equal((await request(`${gw.url}/after/v1/`)).status, 200);
   gw.child.kill('SIGTERM');
   t.equal(await gw.exited, 0);
+});
+
+t.test('under npx, which exits on SIGTERM without passing it on, the gateway notices and stops rather than stay orphaned', async (t) => {
+  const dir = t.testdir({
+    'package.json': '{ "name": "uses-gatehouse", "private": true }\n',
+    'gateway.yaml': 'version: 1\nlisten: { http: "127.0.0.1:0", shutdownDelay: 0 }\nadmin: { address: "127.0.0.1:0" }\napis: []\n',
+  });
+  mkdirSync(path.join(dir, 'node_modules', '.bin'), { recursive: true });
+  symlinkSync(BIN, path.join(dir, 'node_modules', '.bin', 'gatehouse'));
+  const npx = spawn('npx', ['--no-install', 'gatehouse', 'run'], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void (npx.exitCode === null && npx.kill('SIGKILL')));
+  let output = '';
+  npx.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  await until(() => output.includes('gateway listening'), 'the gateway to listen', 20_000);
+  const listening = JSON.parse(output.split('\n').find((l) => l.includes('gateway listening'))!) as { pid: number };
+  npx.kill('SIGTERM');
+  await until(() => output.includes('npm, which started the gateway, is gone'), 'the gateway to notice', 10_000);
+  await until(
+    () => {
+      try {
+        process.kill(listening.pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    'the gateway to exit',
+    10_000,
+  );
+  t.match(output, /"msg":"stopped"/, 'it stopped gracefully');
 });
