@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import t from 'tap';
-import type Tap from 'tap';
+import type { Test } from 'tap';
 import { startDemoBackend } from '../src/demo/backend.js';
 import { json, request } from './helpers/client.js';
 import { startTestGateway } from './helpers/gateway.js';
@@ -62,7 +62,7 @@ async function portFree(port: number): Promise<boolean> {
 }
 
 /** `npm start`'s script in a copy of the bundled setup; resolves once the gateway listens. */
-async function startScript(t: Tap.Test): Promise<{ child: ChildProcessWithoutNullStreams; dir: string; output: () => string }> {
+async function startScript(t: Test): Promise<{ child: ChildProcessWithoutNullStreams; dir: string; output: () => string }> {
   for (const port of [8280, 9443, 9901]) t.ok(await portFree(port), `port ${port} is free for the bundled configuration`);
   const dir = t.testdir({ certs: {} });
   copyFileSync(path.join(ROOT, 'gateway.yaml'), path.join(dir, 'gateway.yaml'));
@@ -79,7 +79,7 @@ async function startScript(t: Tap.Test): Promise<{ child: ChildProcessWithoutNul
   return { child, dir, output: () => output };
 }
 
-async function portsFreed(t: Tap.Test, what: string): Promise<void> {
+async function portsFreed(t: Test, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!((await portFree(8280)) && (await portFree(9443))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   t.ok(await portFree(8280), `${what}: the gateway is gone`);

@@ -2,8 +2,11 @@
 // one server span per request, exported over OTLP/HTTP to a real receiver here, continuing the
 // client's traceparent and named as the parent in the traceparent the backend receives.
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import t from 'tap';
 import type { Test } from 'tap';
@@ -154,4 +157,52 @@ apis:
   t.equal(await gw.exited, 0);
   t.notOk(receiver.spans.some((s) => s.traceId === unsampled), 'the unsampled request exported nothing');
   t.ok(receiver.contentTypes.every((c) => c === 'application/json'), 'OTLP/HTTP JSON, as OTEL_EXPORTER_OTLP_PROTOCOL says');
+});
+
+/** A module hook that names on stderr every @opentelemetry module the process imports. */
+function moduleWatch(dir: string): string[] {
+  writeFileSync(
+    path.join(dir, 'hooks.mjs'),
+    `import { writeSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  if (result.url.includes('/@opentelemetry/')) writeSync(2, 'module loaded: ' + result.url + '\\n');
+  return result;
+}
+`,
+  );
+  writeFileSync(path.join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+  return ['--import', pathToFileURL(path.join(dir, 'register.mjs')).href];
+}
+
+function plainConfig(backendUrl: string): string {
+  return `version: 1
+listen: { http: "127.0.0.1:0" }
+admin: { address: "127.0.0.1:0" }
+apis:
+  - { name: Plain, context: /api, version: v1, endpoints: { production: { url: "${backendUrl}" } } }
+`;
+}
+
+t.test('off: no OpenTelemetry module is loaded; on: the exporter failing is said in the log, not per batch', async (t) => {
+  const backend = await startBackend(t);
+  const dir = t.testdir({ 'gateway.yaml': plainConfig(backend.url) });
+  const watch = moduleWatch(dir);
+  const off = await spawnGateway(t, dir, ['-c', 'gateway.yaml'], watch);
+  t.equal((await request(`${off.url}/api/v1/x`)).status, 200);
+  off.child.kill('SIGTERM');
+  t.equal(await off.exited, 0);
+  t.notMatch(off.stderr(), /module loaded/, 'tracing off: nothing of @opentelemetry imported');
+
+  const down = await closedPort();
+  const on = await spawnGateway(t, dir, ['-c', 'gateway.yaml'], watch, {
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${down}`, OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_EXPORTER_OTLP_TIMEOUT: '2000' },
+  });
+  t.match(on.stderr(), /module loaded: .*\/@opentelemetry\/api\//, 'the watch sees the SDK when tracing is on (so its silence above means something)');
+  for (let i = 0; i < 3; i++) t.equal((await request(`${on.url}/api/v1/x`)).status, 200, 'requests are served while the collector is down');
+  const told = await on.logs.waitFor((l) => l.component === 'tracing' && l.level === 40 && /^OpenTelemetry: /.test(l.msg));
+  t.match(told, { code: 'ECONNREFUSED', msg: /^OpenTelemetry: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(spans may be lost/ }, 'the export failure, with its reason');
+  on.child.kill('SIGTERM');
+  t.equal(await on.exited, 0);
+  t.equal(on.logs.lines.filter((l) => l.msg === told.msg).length, 1, 'said once, not once per failed batch');
 });

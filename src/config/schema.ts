@@ -5,9 +5,11 @@
 // The file serves two readers. Editors validate the text as written, where a value may still be
 // a ${VAR} reference: for them, each value that may come from a variable is an anyOf of its own
 // form and a variable (definitions.variable, definitions.containsVariable). Gatehouse validates
-// the expanded document, where a reference is an error (a $${ literal), so it reads the file with
-// those alternatives taken out (`schema` below): its messages are those of the value's own form,
-// one sentence each, never an anyOf's three.
+// the expanded document, where text that still reads ${VAR} came from a $${ literal and must not
+// pass as a boolean or a duration, so it reads the file with those alternatives taken out
+// (`schema` below): its messages are those of the value's own form, one sentence each, never an
+// anyOf's three. Editors' messages stay one sentence too: the value's own form comes first in
+// each anyOf, and the YAML language server reports the first of equally bad alternatives.
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';

@@ -24,6 +24,8 @@ import type { SnapshotHolder } from '../snapshot/holder.js';
 /** Lines are handed to the destination when this many are waiting, or after FLUSH_MS. */
 const BATCH_LINES = 64;
 const FLUSH_MS = 200;
+/** How long close() waits for a file's last lines. */
+const CLOSE_MS = 2_000;
 const INFO = 30;
 const WARN = 40;
 const ERROR = 50;
@@ -213,14 +215,21 @@ export class AccessLog {
     this.#destination?.write(chunk);
   }
 
-  /** Flushes, and ends a destination this log opened (a file is closed once written). */
+  /**
+   * Flushes, and ends a destination this log opened (a file is closed once written). Waits at
+   * most CLOSE_MS: a write stuck in the kernel (a hung network file system) must not hold up a
+   * shutdown; whatever is left is tried once more as the process exits.
+   */
   async close(): Promise<void> {
     this.flush();
     const own = this.#own;
     this.#own = undefined;
     this.#destination = this.#main;
     this.#config = STDOUT;
-    await own?.end();
+    if (!own) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([own.end(), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_MS).unref()))]);
+    clearTimeout(timer);
   }
 
   readonly #onTimer = (): void => {

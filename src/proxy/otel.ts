@@ -5,7 +5,7 @@
 // No global provider and no context manager are installed: the gateway starts its spans with an
 // explicit parent, so nothing else in the process is traced or slowed down.
 import type { IncomingMessage } from 'node:http';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, diag, trace } from '@opentelemetry/api';
 import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -34,6 +34,8 @@ import type { RequestSpan, TracedExchange, Tracing, TracingSettings } from './tr
 /** Logged (status 499), never sent: the client left before the response was complete. */
 const CLIENT_CLOSED = 499;
 const SHUTDOWN_MS = 5_000;
+/** The SDK's own warnings (an export that failed: the collector down, say) are logged at most this often each. */
+const DIAG_QUIET_MS = 60_000;
 
 class OtelSpan implements RequestSpan {
   readonly traceId: string;
@@ -46,6 +48,7 @@ class OtelSpan implements RequestSpan {
 }
 
 export async function openOtelTracing(settings: TracingSettings, logger: Logger): Promise<Tracing> {
+  diagnosticsTo(logger);
   const spanProcessors: SpanProcessor[] = [];
   for (const name of settings.exporters) spanProcessors.push(new BatchSpanProcessor(await exporterOf(name, settings)));
   const resource = defaultResource()
@@ -54,6 +57,37 @@ export async function openOtelTracing(settings: TracingSettings, logger: Logger)
   const provider = new BasicTracerProvider({ resource, spanProcessors });
   const tracer = provider.getTracer('gatehouse', VERSION);
   return new OtelTracing(tracer, provider, logger);
+}
+
+/**
+ * The SDK reports its failures (an export refused or timed out) through its diag logger, silent
+ * unless one is set: they go to the log at warn, each kind at most once a minute, so that a
+ * collector that is down is seen without a line per batch.
+ */
+function diagnosticsTo(logger: Logger): void {
+  const lastTold = new Map<string, number>();
+  const tell = (text: string, args: unknown[]): void => {
+    // The SDK's error handler passes an exception serialized as JSON: its message is what to say.
+    const { message, code } = exceptionOf(text);
+    const now = Date.now();
+    if (now < (lastTold.get(message) ?? 0) + DIAG_QUIET_MS) return;
+    lastTold.set(message, now);
+    const detail = args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+    logger.warn({ component: 'tracing', ...(code ? { code } : {}), ...(detail ? { detail } : {}) }, `OpenTelemetry: ${message} (spans may be lost; the next such message in a minute at the earliest)`);
+  };
+  const ignore = (): void => undefined;
+  diag.setLogger({ error: (m, ...a) => tell(m, a), warn: (m, ...a) => tell(m, a), info: ignore, debug: ignore, verbose: ignore }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+}
+
+function exceptionOf(text: string): { message: string; code?: string } {
+  if (!text.startsWith('{')) return { message: text };
+  try {
+    const parsed = JSON.parse(text) as { message?: unknown; code?: unknown };
+    if (typeof parsed.message !== 'string') return { message: text };
+    return { message: parsed.message, ...(typeof parsed.code === 'string' ? { code: parsed.code } : {}) };
+  } catch {
+    return { message: text };
+  }
 }
 
 async function exporterOf(name: 'otlp' | 'console', settings: TracingSettings): Promise<SpanExporter> {

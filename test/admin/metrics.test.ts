@@ -64,8 +64,7 @@ t.test('build info, requests in flight, bytes, backend latency per endpoint', as
   t.ok(select(after, 'nodejs_active_handles').length > 0, 'the per-type handles gauge stays');
 });
 
-t.test('promtool check metrics passes on the scrape of a running gateway', async (t) => {
-  if (!existsSync(PROMTOOL)) return t.skip('promtool not installed: apt-get install prometheus');
+t.test('promtool check metrics passes on the scrape of a running gateway', { skip: existsSync(PROMTOOL) ? false : 'promtool not installed: apt-get install prometheus' }, async (t) => {
   const backend = await startBackend(t);
   const gw = await startTestGateway(t, apiConfig(`{ url: "${backend.url}" }`));
   // Every kind of series present: requests of each outcome, a backend error, a histogram.

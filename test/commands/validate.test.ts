@@ -1,6 +1,6 @@
 // `gatehouse validate` as a user runs it: the installed command in a child process, each format
 // and each exit code, on the bundled files and on the mistakes people make.
-import { cpSync, readdirSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { runCli } from '../helpers/cli.js';
@@ -89,7 +89,7 @@ t.test('--format json', async (t) => {
         line: 2,
         column: 11,
         path: 'listen.htp',
-        message: 'unknown key "htp"; did you mean "http"? (known: http, https, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)',
+        message: 'unknown key "htp"; did you mean "http"? (known: http, https, shutdownDelay, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)',
       },
     ],
     warnings: [],
@@ -126,7 +126,7 @@ t.test('--format github prints workflow annotations', async (t) => {
   t.equal(result.code, 1);
   t.equal(
     result.stdout,
-    '::error file=gateway.yaml,line=2,col=11,title=CONFIG_UNKNOWN_KEY::listen.htp: unknown key "htp"; did you mean "http"? (known: http, https, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)\ngateway.yaml: invalid: 1 error\n',
+    '::error file=gateway.yaml,line=2,col=11,title=CONFIG_UNKNOWN_KEY::listen.htp: unknown key "htp"; did you mean "http"? (known: http, https, shutdownDelay, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)\ngateway.yaml: invalid: 1 error\n',
   );
   const warnings = t.testdir({
     'gateway.yaml': oneApi('{ url: "https://shop.internal", certificate: shop, tls: { hostnameVerifier: AllowAll } }'),
@@ -145,7 +145,9 @@ t.test('usage errors exit 2; help exits 0', async (t) => {
     [['validate', '--format', 'xml'], /^gatehouse validate: --format must be one of text, json, github \(got "xml"\)/],
     [['validate', 'gateway.yaml'], /^gatehouse validate: unexpected argument "gateway\.yaml" \(the file goes after -c\)/],
     [['validate', '-c'], /^gatehouse validate: Option '-c, --config <value>' argument missing/],
-    [['frobnicate'], /^gatehouse: unknown command "frobnicate"/],
+    [['frobnicate'], /^gatehouse: unknown command "frobnicate"\n/],
+    [['valdate'], /^gatehouse: unknown command "valdate"; did you mean "validate"\?\n\nGatehouse /],
+    [['cerd', 'list'], /^gatehouse: unknown command "cerd"; did you mean "cert"\?/],
   ];
   for (const [args, expected] of cases) {
     const result = await runCli(args, { cwd: dir });
@@ -159,6 +161,40 @@ t.test('usage errors exit 2; help exits 0', async (t) => {
   t.equal(top.code, 0);
   t.match(top.stdout, /validate \[-c gateway\.yaml\]/);
   t.match(top.stdout, /run \[-c gateway\.yaml\] \[--pretty\] +serve \(the default command\)/);
+});
+
+t.test('-v, -V, --version and version print the version', async (t) => {
+  const dir = t.testdir({});
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const flag of ['-v', '-V', '--version', 'version']) {
+    const result = await runCli([flag], { cwd: dir });
+    t.same(result, { code: 0, stdout: `${version}\n`, stderr: '' }, flag);
+  }
+});
+
+t.test('GATEHOUSE_CONFIG names the file when -c is not given; -c wins over it', async (t) => {
+  const dir = t.testdir({
+    'conf': { 'mounted.yaml': 'version: 1\napis: []\n' },
+    'gateway.yaml': 'version: 1\nlisten: { htp: 1 }\napis: []\n',
+  });
+  const fromEnv = await runCli(['validate'], { cwd: dir, env: { GATEHOUSE_CONFIG: 'conf/mounted.yaml' } });
+  t.equal(fromEnv.code, 0, fromEnv.stdout);
+  t.match(fromEnv.stdout, /^conf\/mounted\.yaml: valid/);
+  const flag = await runCli(['validate', '-c', 'gateway.yaml'], { cwd: dir, env: { GATEHOUSE_CONFIG: 'conf/mounted.yaml' } });
+  t.equal(flag.code, 1, '-c wins');
+  t.match(flag.stdout, /listen\.htp: unknown key/);
+  const missing = await runCli(['validate'], { cwd: dir, env: { GATEHOUSE_CONFIG: '/nowhere/gateway.yaml' } });
+  t.match(missing.stdout, /^\/nowhere\/gateway\.yaml  cannot read the configuration: it does not exist/, 'the file the variable names is the one reported');
+  t.equal((await runCli(['validate'], { cwd: dir, env: { GATEHOUSE_CONFIG: '' } })).code, 1, 'empty: gateway.yaml in the current folder, as when unset');
+});
+
+t.test('GATEHOUSE_LOG_LEVEL sets the level when --log-level is not given, and is checked the same way', async (t) => {
+  const dir = t.testdir({ 'gateway.yaml': 'version: 1\napis: []\n' });
+  const bad = await runCli(['run'], { cwd: dir, env: { GATEHOUSE_LOG_LEVEL: 'loud' } });
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /^gatehouse run: GATEHOUSE_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal \(got "loud"\)/);
+  const flag = await runCli(['run', '--log-level', 'loud'], { cwd: dir, env: { GATEHOUSE_LOG_LEVEL: 'info' } });
+  t.match(flag.stderr, /^gatehouse run: --log-level must be one of/, 'the flag is the one named when given');
 });
 
 t.test('a missing configuration file exits 1 and says how to point at one', async (t) => {

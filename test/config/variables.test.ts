@@ -7,7 +7,7 @@ import { Ajv } from 'ajv';
 import ajvFormats from 'ajv-formats';
 import t from 'tap';
 import { interpolate } from '../../src/config/interpolate.js';
-import { SCHEMA_URL, coerceReferences, editorSchema, schema, schemaAt, withoutVariables } from '../../src/config/schema.js';
+import { SCHEMA_URL, VARIABLE_DEFINITIONS, coerceReferences, editorSchema, schema, schemaAt, withoutVariables } from '../../src/config/schema.js';
 import type { SchemaNode } from '../../src/config/schema.js';
 import { loadFixture } from '../helpers/workspace.js';
 
@@ -221,4 +221,32 @@ t.test("the editors' schema accepts a reference wherever Gatehouse's expects a b
   t.notOk(validate(doc({ default: 'x${D}' })), 'a boolean is one whole reference, nothing around it');
   t.notOk(validate(doc({ default: 5 })), 'a number is no boolean');
   t.notOk(validate(doc({ default: '${bad name}' })), 'nor a malformed reference');
+});
+
+t.test("every value with a type other than text, a list of words or a form accepts a variable in the editors' schema", async (t) => {
+  // A key added later with "type": "boolean" (not "$ref": "#/definitions/boolean"), an enum or a
+  // pattern outside an anyOf with a variable would be flagged by editors when written ${VAR}.
+  const isVariable = (node: unknown) => typeof node === 'object' && node !== null && VARIABLE_DEFINITIONS.some((name) => (node as SchemaNode).$ref === `#/definitions/${name}`);
+  let uncovered: string[] = [];
+  let checked = 0;
+  const walk = (node: unknown, where: string, covered: boolean): void => {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return;
+    const n = node as SchemaNode & { format?: string; anyOf?: unknown[]; not?: unknown };
+    const types = ([] as string[]).concat(n.type ?? []);
+    if (n.enum || n.pattern || n.format || types.some((type) => ['boolean', 'number', 'integer'].includes(type))) {
+      checked++;
+      if (!covered) uncovered.push(where);
+    }
+    for (const [name, child] of Object.entries(n.properties ?? {})) walk(child, `${where}/properties/${name}`, false);
+    for (const [name, child] of Object.entries(n.definitions ?? {})) if (!VARIABLE_DEFINITIONS.includes(name)) walk(child, `${where}/definitions/${name}`, false);
+    if (n.items) walk(n.items, `${where}/items`, false);
+    if (n.anyOf) n.anyOf.forEach((alternative, i) => walk(alternative, `${where}/anyOf/${i}`, n.anyOf!.some(isVariable)));
+  };
+  walk({ properties: { on: { type: 'boolean' }, mode: { anyOf: [{ enum: ['a'] }, { $ref: '#/definitions/variable' }] }, list: { items: { pattern: '^x' } } } }, '#', false);
+  t.same(uncovered, ['#/properties/on', '#/properties/list/items'], 'the check itself: a bare boolean and pattern are found');
+  uncovered = [];
+  checked = 0;
+  walk(editorSchema, '#', false);
+  t.ok(checked >= 15, `${checked} typed values checked`);
+  t.same(uncovered, [], 'each is an anyOf with definitions/variable or definitions/containsVariable');
 });

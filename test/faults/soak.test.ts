@@ -119,7 +119,12 @@ t.test(`soak: ${CONNECTIONS} connections for ${SECONDS} s of mixed traffic while
     writeFileSync(path.join(dir, 'certs', 'spare.crt'), generation % 2 ? otherCa.certPem : otherCa.certPem + ca.certPem);
   }, 1_000);
   const soakStarted = Date.now();
-  await drive(SECONDS);
+  // In two halves: a leak grows with the requests served, so the second half adds as much as the
+  // first; what the allocator keeps (glibc's arenas on Node 24 hold about 190 MiB more after the
+  // first 15 s, then stay there: measured over 90 s) does not grow again.
+  await drive(SECONDS / 2);
+  const halfway = currentRss(pid);
+  await drive(SECONDS / 2);
   clearInterval(changes);
   const soakSeconds = (Date.now() - soakStarted) / 1000;
 
@@ -132,7 +137,7 @@ t.test(`soak: ${CONNECTIONS} connections for ${SECONDS} s of mixed traffic while
   const requests = tally.sent - warmup;
   t.comment(
     `soak: ${requests} requests in ${soakSeconds.toFixed(1)} s (${(requests / soakSeconds).toFixed(0)}/s) over ${CONNECTIONS} connections; by kind ${JSON.stringify(tally.byKind)}; ` +
-      `${applied} reloads applied, ${rejected} rejected; RSS ${(baseline.rss / MiB).toFixed(1)} → ${(after.rss / MiB).toFixed(1)} MiB, heap used ${(baseline.heap / MiB).toFixed(1)} → ${(after.heap / MiB).toFixed(1)} MiB`,
+      `${applied} reloads applied, ${rejected} rejected; RSS ${(baseline.rss / MiB).toFixed(1)} → ${(halfway / MiB).toFixed(1)} → ${(after.rss / MiB).toFixed(1)} MiB, heap used ${(baseline.heap / MiB).toFixed(1)} → ${(after.heap / MiB).toFixed(1)} MiB`,
   );
   t.equal(tally.answered, tally.sent, 'every request sent was answered');
   t.same(tally.wrong, [], 'every answer had the status its kind expects, and every 2xx body was byte-exact');
@@ -140,7 +145,8 @@ t.test(`soak: ${CONNECTIONS} connections for ${SECONDS} s of mixed traffic while
   t.ok(applied >= SECONDS / 2, `the configuration changed under load: ${applied} reloads applied`);
   t.equal(rejected, 0, 'no reload was rejected');
   t.ok(after.heap < baseline.heap + 16 * MiB, `heap used back near its baseline (${(baseline.heap / MiB).toFixed(1)} → ${(after.heap / MiB).toFixed(1)} MiB)`);
-  t.ok(after.rss < baseline.rss + 64 * MiB, `RSS back near its baseline (${(baseline.rss / MiB).toFixed(1)} → ${(after.rss / MiB).toFixed(1)} MiB)`);
+  t.ok(after.rss < halfway + 48 * MiB, `RSS does not grow with the requests: ${(halfway / MiB).toFixed(1)} MiB halfway, ${(after.rss / MiB).toFixed(1)} MiB at the end`);
+  t.ok(after.rss < baseline.rss + 256 * MiB, `RSS within bounds of its baseline (${(baseline.rss / MiB).toFixed(1)} → ${(after.rss / MiB).toFixed(1)} MiB)`);
   gw.child.kill('SIGTERM');
   t.equal(await gw.exited, 0, 'and it stops cleanly');
 });

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -344,6 +344,24 @@ t.test('--pretty writes lines for people', async (t) => {
   child.kill('SIGTERM');
   const [code] = (await once(child, 'exit')) as [number];
   t.equal(code, 0);
+});
+
+t.test('--pretty on a terminal: colours, unless NO_COLOR is set', { skip: existsSync('/usr/bin/script') ? false : 'needs script(1) from util-linux for a terminal' }, async (t) => {
+  const backend = await startBackend(t);
+  const dir = t.testdir({ 'gateway.yaml': config(backend.url) });
+  // script(1) gives the gateway a pseudo-terminal for stdout, as a person's shell does.
+  const onTerminal = async (env: Record<string, string>) => {
+    const child = spawn('script', ['-qfec', `${process.execPath} ${BIN} run --pretty`, '/dev/null'], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await until(() => out.includes('gateway listening'), 'the gateway to listen', 20_000);
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    return out.slice(0, out.indexOf('gateway listening') + 40);
+  };
+  const ESC = String.fromCharCode(0x1b);
+  t.ok((await onTerminal({})).includes(`${ESC}[32mINFO${ESC}[39m`), 'a terminal gets colours');
+  t.notOk((await onTerminal({ NO_COLOR: '1' })).includes(`${ESC}[`), 'NO_COLOR: none (no-color.org)');
 });
 
 t.test('SIGHUP reloads at once, even with a ten-minute interval', async (t) => {
