@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # The Gatehouse image (SPEC §13, deploy/README.md):
 #
 #   docker build -t gatehouse .
