@@ -144,6 +144,8 @@ t.test(`soak: ${CONNECTIONS} connections for ${SECONDS} s of mixed traffic while
   t.ok(requests > 1_000, `a real load: ${requests} requests`);
   t.ok(applied >= SECONDS / 2, `the configuration changed under load: ${applied} reloads applied`);
   t.equal(rejected, 0, 'no reload was rejected');
+  // Why, when one was: seen once in 88 reloads on Node 24, not reproduced since.
+  for (const line of gw.logs.lines.filter((l) => l.msg.startsWith('configuration rejected'))) t.comment(`rejected: ${JSON.stringify(line)}`);
   t.ok(after.heap < baseline.heap + 16 * MiB, `heap used back near its baseline (${(baseline.heap / MiB).toFixed(1)} → ${(after.heap / MiB).toFixed(1)} MiB)`);
   t.ok(after.rss < halfway + 48 * MiB, `RSS does not grow with the requests: ${(halfway / MiB).toFixed(1)} MiB halfway, ${(after.rss / MiB).toFixed(1)} MiB at the end`);
   t.ok(after.rss < baseline.rss + 256 * MiB, `RSS within bounds of its baseline (${(baseline.rss / MiB).toFixed(1)} → ${(after.rss / MiB).toFixed(1)} MiB)`);
