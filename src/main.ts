@@ -2,10 +2,9 @@
 // that knows about exit codes and the process. Commands are loaded on demand, so that `run`
 // does not carry the modules of the others.
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from './cli/io.js';
+import type { CommandIo } from './cli/io.js';
 import { suggest } from './text.js';
 import { VERSION } from './version.js';
-import type { CommandIo } from './cli/io.js';
-
 
 const USAGE = `Gatehouse ${VERSION}: a config-as-code API gateway.
 

@@ -143,7 +143,7 @@ class Signals {
       this.logger.flush();
       // Once aborted, stop() ends early too; the outcome is abort()'s.
       void gateway.stop({ delay: cause === 'SIGTERM' || cause === 'npm' }).then(() => this.#aborted || this.#done!('stopped'));
-    } else if (signal) {
+    } else if (signal && !this.#aborted) {
       this.logger.warn({ signal, inFlight: gateway.inFlight }, `stopping at once (second ${signal}): ${gateway.inFlight} request(s) in flight cut, their connections closed`);
       this.#aborted = true;
       void gateway.abort().then(() => this.#done!('aborted'));
