@@ -28,6 +28,20 @@ export class LogCapture {
     this.#waiters.splice(0).forEach((wake) => wake());
   }
 
+  /** Reads a child's stdout: whole lines only (a chunk may end mid-line; the rest waits for the next). */
+  follow(stream: NodeJS.ReadableStream): this {
+    let buffered = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buffered += chunk;
+      const end = buffered.lastIndexOf('\n');
+      if (end === -1) return;
+      this.write(buffered.slice(0, end + 1));
+      buffered = buffered.slice(end + 1);
+    });
+    return this;
+  }
+
   find(predicate: (line: LogLine) => boolean): LogLine | undefined {
     return this.lines.find(predicate);
   }

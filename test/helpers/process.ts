@@ -40,16 +40,7 @@ export async function spawnGateway(t: Test, dir: string, args: readonly string[]
   const { env, bin = BIN, prefix = [], cwd = dir, ...identity } = options;
   const command = [...prefix, process.execPath, ...nodeArgs, bin, 'run', ...args];
   const child = spawn(command[0]!, command.slice(1), { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'pipe', ...identity });
-  const logs = new LogCapture();
-  let buffered = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    buffered += chunk;
-    const end = buffered.lastIndexOf('\n');
-    if (end === -1) return;
-    logs.write(buffered.slice(0, end + 1));
-    buffered = buffered.slice(end + 1);
-  });
+  const logs = new LogCapture().follow(child.stdout);
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => (stderr += chunk));

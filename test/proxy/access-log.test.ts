@@ -322,16 +322,7 @@ t.test('gatehouse run --log-level warn: access lines still on stdout', async (t)
   });
   const child = spawn(process.execPath, [BIN, 'run', '-c', path.join(dir, 'gateway.yaml'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => void (child.exitCode === null && child.kill('SIGKILL')));
-  const logs = new LogCapture();
-  let buffered = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    buffered += chunk;
-    const end = buffered.lastIndexOf('\n');
-    if (end === -1) return;
-    logs.write(buffered.slice(0, end + 1));
-    buffered = buffered.slice(end + 1);
-  });
+  const logs = new LogCapture().follow(child.stdout);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await untilAsync(async () => (await request(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined))?.status === 200, 'the gateway to be ready', 20_000);
   t.equal((await request(`http://127.0.0.1:${port}/api/v1/x`, { headers: { 'x-request-id': 'quiet-level' } })).status, 200);
