@@ -355,8 +355,11 @@ t.test('--pretty on a terminal: colours, unless NO_COLOR is set', { skip: exists
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     await until(() => out.includes('gateway listening'), 'the gateway to listen', 20_000);
-    child.kill('SIGTERM');
+    // Ctrl-C on that terminal: SIGINT to the gateway itself. (Killing script(1) instead would
+    // only hang the terminal up, and SIGHUP reloads the gateway: it would run on.)
+    child.stdin.write('\u0003');
     await once(child, 'exit');
+    t.match(out, /stopped/, 'the gateway stopped on Ctrl-C');
     return out.slice(0, out.indexOf('gateway listening') + 40);
   };
   const ESC = String.fromCharCode(0x1b);
