@@ -15,8 +15,8 @@ const LAYERS = [
   ['proxy', 'reload'],
   ['admin'],
 ];
-const TOP = ['commands', 'cli', 'demo'];
-const TOP_FILES = ['gateway', 'listeners', 'main'];
+const TOP = ['commands', 'cli', 'demo', 'workers'];
+const TOP_FILES = ['boot', 'gateway', 'listeners', 'main'];
 const layering = LAYERS.map((folders, i) => {
   const above = [...LAYERS.slice(i + 1).flat(), ...TOP];
   // Folders of one layer do not import each other either.

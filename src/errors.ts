@@ -155,8 +155,8 @@ export const CODES = {
   },
   // --- reloads
   CONFIG_RESTART_REQUIRED: {
-    meaning: 'A reload would move a listener (listen.http, listen.https.address, admin.address): addresses are bound once, so the reload is refused and the running configuration keeps serving.',
-    fix: 'Revert the address to reload the rest, or restart the gateway to move the listener.',
+    meaning: 'A reload would move a listener (listen.http, listen.https.address, admin.address) or change listen.workers: addresses are bound and workers started once, so the reload is refused and the running configuration keeps serving.',
+    fix: 'Revert the address (or listen.workers) to reload the rest, or restart the gateway.',
   },
   LISTEN_FAILED: {
     meaning: 'A listener could not bind its address at start: already in use by another process, a port below 1024 without the privilege, or an address this machine does not have. Nothing is started.',
@@ -165,6 +165,10 @@ export const CODES = {
   ACCESS_LOG_FAILED: {
     meaning: "The access log's file (accessLog.destination) cannot be opened for appending: its folder does not exist, the gateway's user may not write there, or the file system is read-only. At start nothing is started; on a reload the access lines keep going where they went.",
     fix: 'Create the folder and let the gateway\'s user write to it, or set accessLog.destination to stdout (the default; in a container the runtime collects it) or stderr.',
+  },
+  RELOAD_WORKER: {
+    meaning: 'With listen.workers above 1, a worker could not prepare the new configuration (it failed, exited, or did not answer within the bound): the reload is refused by every worker, and the running configuration keeps serving everywhere.',
+    fix: 'The message names the worker and why; its log lines (with its worker number) say more. Reload again (SIGHUP or POST /reload) once it serves; a worker that keeps failing is replaced.',
   },
   RELOAD_PREFLIGHT: {
     meaning: 'With reload.preflight, the handshake with an endpoint whose connection settings changed failed (an error with enforce, which refuses the reload; a warning with warn).',

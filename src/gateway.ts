@@ -7,10 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { watchExpiry } from './admin/expiry.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import { createAdminServer } from './admin/server.js';
-import { locateInConfig, loadConfig } from './config/load.js';
+import { EXPIRY_CODES, accessLogDiagnostic, listenDiagnostic, loadForStart, urlOf } from './boot.js';
 import type { Environment } from './config/interpolate.js';
-import { toPointer } from './config/source-map.js';
-import { formatDiagnostic, hasErrors } from './diagnostics.js';
 import type { Diagnostic } from './diagnostics.js';
 import { ListenError, Listeners } from './listeners.js';
 import type { Logger } from './log.js';
@@ -21,6 +19,8 @@ import type { Tracing } from './proxy/tracing.js';
 import { Reloader } from './reload/reloader.js';
 import { SnapshotHolder } from './snapshot/holder.js';
 import { openSnapshot, retireSnapshot } from './snapshot/snapshot.js';
+import { workerCount } from './workers/count.js';
+import { startPrimary } from './workers/primary.js';
 
 export interface GatewayOptions {
   readonly configPath: string;
@@ -28,6 +28,10 @@ export interface GatewayOptions {
   readonly logger: Logger;
   /** How often certificate expiry is logged while running: a day (tests shorten it). */
   readonly expiryCheckIntervalMs?: number;
+  /** `--workers`: instead of the file's listen.workers. */
+  readonly workers?: number | 'auto';
+  /** How workers log (what the command line said); one process logs with `logger`. */
+  readonly logging?: { readonly pretty: boolean; readonly color: boolean; readonly level: string };
 }
 
 export interface Gateway {
@@ -41,8 +45,10 @@ export interface Gateway {
   readonly reloader: Reloader;
   /** True once stop() began: /readyz answers 503. */
   readonly stopping: boolean;
-  /** Requests in flight on the client listeners. */
+  /** Requests in flight on the client listeners (with workers: as they last said, within half a second). */
   readonly inFlight: number;
+  /** The worker processes serving (listen.workers), 1 when this process serves. */
+  readonly workers: number;
   /**
    * Stops gracefully: /readyz answers 503 at once; with `delay` (SIGTERM) the listeners keep
    * accepting for listen.shutdownDelay so that load balancers move away first; then they stop
@@ -55,20 +61,18 @@ export interface Gateway {
 
 export type StartResult = { readonly gateway: Gateway; readonly diagnostics: readonly Diagnostic[] } | { readonly gateway?: undefined; readonly diagnostics: readonly Diagnostic[] };
 
-/** Certificate expiry codes: logged by the expiry lines with the certificate's details instead. */
-const EXPIRY_CODES: ReadonlySet<string> = new Set(['CERT_EXPIRING', 'CERT_EXPIRED']);
-
 export async function startGateway(options: GatewayOptions): Promise<StartResult> {
   const { logger } = options;
-  const { config, diagnostics } = await loadConfig(options.configPath, { env: options.env });
-  if (!config || hasErrors(diagnostics)) return { diagnostics };
-  for (const d of diagnostics) if (!EXPIRY_CODES.has(d.code)) logger.warn({ code: d.code, file: d.file, line: d.line, path: d.path }, formatDiagnostic(d));
+  const { config, diagnostics } = await loadForStart(options.configPath, options.env, logger);
+  if (!config) return { diagnostics };
+  const workers = workerCount(options.workers ?? config.listen.workers);
+  if (workers > 1) return startPrimary({ ...options, config, diagnostics, workers });
 
   let accessLog: AccessLog;
   try {
     accessLog = new AccessLog(logger, config.accessLog);
   } catch (error) {
-    if (error instanceof AccessLogError) return { diagnostics: [...diagnostics, await accessLogDiagnostic(config.file, error)] };
+    if (error instanceof AccessLogError) return { diagnostics: [...diagnostics, await accessLogDiagnostic(config.file, error.message)] };
     throw error;
   }
   const tracing = await openTracing(options.env, logger);
@@ -114,6 +118,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
       get inFlight() {
         return listeners.inFlight;
       },
+      workers: 1,
       stop: (stopOptions) => {
         stopping = true;
         stopExpiryLines();
@@ -138,32 +143,15 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
     await reloader.close();
     await listeners.closeAll();
     await retireSnapshot(holder.current, undefined, 0);
-    if (error instanceof ListenError) return { diagnostics: [...diagnostics, await listenDiagnostic(config.file, error)] };
+    if (error instanceof ListenError) return { diagnostics: [...diagnostics, await listenDiagnostic(config.file, error.role.key, error.message)] };
     throw error;
   }
-}
-
-/** An access log file that cannot be opened, on the line of accessLog.destination. */
-async function accessLogDiagnostic(file: string, error: AccessLogError): Promise<Diagnostic> {
-  const position = await locateInConfig(file, '/accessLog/destination');
-  return { severity: 'error', code: 'ACCESS_LOG_FAILED', file, ...position, path: 'accessLog.destination', message: error.message };
 }
 
 /** After the drain: the last access lines written and their file closed, the last spans exported. */
 async function closeObservability(accessLog: AccessLog, tracing: Tracing | undefined): Promise<void> {
   await accessLog.close();
   await tracing?.shutdown();
-}
-
-/** A listener that cannot bind, as a diagnostic on the line of its address (or on the file, for a default). */
-async function listenDiagnostic(file: string, error: ListenError): Promise<Diagnostic> {
-  const position = await locateInConfig(file, toPointer(error.role.key.split('.')));
-  return { severity: 'error', code: 'LISTEN_FAILED', file, ...position, path: error.role.key, message: error.message };
-}
-
-function urlOf(scheme: string, address: AddressInfo): string {
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `${scheme}://${host}:${address.port}`;
 }
 
 interface Stopping {

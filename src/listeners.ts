@@ -59,16 +59,16 @@ export class Listeners {
    * Opens the client listeners on the addresses of the configuration served now. `handler`
    * makes the request handler of a listener's scheme; it must call `settled` once per request.
    */
-  async openClients(handler: (proto: 'http' | 'https') => RequestHandler): Promise<{ http: AddressInfo; https: AddressInfo | undefined }> {
+  async openClients(handler: (proto: 'http' | 'https') => RequestHandler, { reusePort = false } = {}): Promise<{ http: AddressInfo; https: AddressInfo | undefined }> {
     const { listen } = this.holder.current.config;
     const plain = http.createServer(serverOptions(listen), this.#track(handler('http')));
     this.#clients.push(plain);
-    const httpAddress = await bind(plain, listen.http, HTTP_LISTENER);
+    const httpAddress = await bind(plain, listen.http, HTTP_LISTENER, reusePort);
     if (!listen.https) return { http: httpAddress, https: undefined };
     const secure = https.createServer({ ...serverOptions(listen), ...httpsOptions(listen.https) }, this.#track(handler('https')));
     this.#clients.push(secure);
     this.#https = secure;
-    return { http: httpAddress, https: await bind(secure, listen.https.address, HTTPS_LISTENER) };
+    return { http: httpAddress, https: await bind(secure, listen.https.address, HTTPS_LISTENER, reusePort) };
   }
 
   /** The admin listener stays open while requests drain (probes see /readyz 503), and closes last. */
@@ -196,8 +196,13 @@ function bindReason(code: string | undefined, address: ListenAddress, role: List
   }
 }
 
-/** Listens on `address`; a failure becomes a ListenError that names the listener and what to do. */
-function bind(server: http.Server, address: ListenAddress, role: ListenerRole): Promise<AddressInfo> {
+/**
+ * Listens on `address`; a failure becomes a ListenError that names the listener and what to do.
+ * With `reusePort` (a worker, where the runtime has SO_REUSEPORT: workers/balance.ts), the socket
+ * is this process's own, and the kernel spreads connections over the workers' sockets; without
+ * it, a worker's listen goes through node:cluster's primary.
+ */
+function bind(server: http.Server, address: ListenAddress, role: ListenerRole, reusePort = false): Promise<AddressInfo> {
   // Not events.once(server, 'listening'): it rejects with the raw error first, before anything
   // could say which listener failed.
   return new Promise((resolve, reject) => {
@@ -211,6 +216,7 @@ function bind(server: http.Server, address: ListenAddress, role: ListenerRole): 
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen(address.port, address.host === '' ? undefined : address.host);
+    const host = address.host === '' ? undefined : address.host;
+    server.listen(reusePort ? { port: address.port, host, exclusive: true, reusePort: true } : { port: address.port, host });
   });
 }

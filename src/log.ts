@@ -30,6 +30,8 @@ export interface LoggerOptions {
   readonly level?: string;
   /** Where lines go; stdout by default. Tests pass an in-memory stream. */
   readonly destination?: DestinationStream;
+  /** A worker's number (listen.workers above 1): on every line it writes. */
+  readonly worker?: number;
 }
 
 export const REDACTED_PATHS = [
@@ -80,13 +82,19 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     {
       name: 'gatehouse',
       level: options.level ?? 'info',
-      base: { pid: process.pid },
+      base: options.worker === undefined ? { pid: process.pid } : { pid: process.pid, worker: options.worker },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     },
     destination,
   );
   if (own) own.onRecovered = (lines) => logger.warn({ droppedLines: lines }, 'the log destination works again; the lines it could not take were dropped');
   return logger;
+}
+
+/** The destination a logger writes to, when it is this module's (stdout's, not a test's stream). */
+export function destinationOf(logger: Logger): LogDestination | undefined {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym];
+  return stream instanceof LogDestination ? stream : undefined;
 }
 
 /** pino-pretty's formatter over the batches of JSON lines the logger and the access log write. */
@@ -181,8 +189,18 @@ export class LogDestination implements DestinationStream {
   write(chunk: string): void {
     // Counted as they come (pino writes one line, the access log a batch): a pretty line may
     // take several lines of text.
-    const lines = countLines(chunk);
-    const text = this.#format ? this.#format(chunk) : chunk;
+    this.#enqueue(this.#format ? this.#format(chunk) : chunk, countLines(chunk));
+  }
+
+  /**
+   * Whole lines another process wrote and formatted (a worker's, which the primary passes on):
+   * in order with this process's own lines, never cut into by them.
+   */
+  writeFormatted(text: string): void {
+    this.#enqueue(text, countLines(text));
+  }
+
+  #enqueue(text: string, lines: number): void {
     if (this.#waitingChars + text.length > MAX_WAITING_CHARS) {
       this.#drop(lines, this.#failure ?? `it does not keep up: ${MAX_WAITING_CHARS / 1024 / 1024} MiB of lines are waiting`);
       return;

@@ -6,8 +6,8 @@
 // request allocation the hot path does not need. The series of an endpoint is found by its
 // access-log labels, a string built once per snapshot. Every label set is bounded by the
 // configuration (API, version, endpoint role, status class, error code), never by request paths.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { MetricValue } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { certificatesInUse } from '../config/usage.js';
 import { droppedLogLines } from '../log.js';
 import type { CompletedRequest, RequestObserver } from '../proxy/handler.js';
@@ -180,26 +180,43 @@ const GAUGES_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_reques
 export interface GatewayMetricsOptions {
   /** Requests the listeners accepted whose response is not over yet. */
   readonly inFlight?: () => number;
+  /**
+   * Which series this process serves (docs/operations.md, "Workers"): all of them (one process);
+   * a worker's, of the requests it served and its own process; or the primary's, of the
+   * configuration and the workers, which also sums the workers' (`gather`) into one scrape.
+   */
+  readonly role?: 'single' | 'worker' | 'primary';
+  /** The primary's: the workers' metrics (registry.getMetricsAsJSON() of each), at scrape time. */
+  readonly gather?: () => Promise<MetricObjectWithValues<MetricValue<string>>[][]>;
 }
 
 /** Everything /metrics serves: the process, the requests, the configuration and the certificates. */
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly requests: RequestMetrics;
-  readonly #reloads: Counter<'result'>;
-  readonly #lastSuccess: Gauge;
-  readonly #lastSuccessful: Gauge;
+  readonly #reloads: Counter<'result'> | undefined;
+  readonly #lastSuccess: Gauge | undefined;
+  readonly #lastSuccessful: Gauge | undefined;
+  readonly #workerRestarts: Counter | undefined;
+  readonly #lostRequests: Counter | undefined;
+  readonly #gather: GatewayMetricsOptions['gather'];
 
   constructor(holder: SnapshotHolder, options: GatewayMetricsOptions = {}) {
     const registry = this.registry;
+    const role = options.role ?? 'single';
+    this.#gather = options.gather;
     collectDefaultMetrics({ register: registry });
     for (const name of GAUGES_NAMED_TOTAL) registry.removeSingleMetric(name);
-    new Gauge({
-      name: 'gatehouse_build_info',
-      help: 'Always 1; its labels say which Gatehouse and which Node.js serve (version, node).',
-      labelNames: ['version', 'node'],
+    this.requests = new RequestMetrics(registry);
+    new Counter({
+      name: 'gatehouse_log_lines_dropped_total',
+      help: 'Log lines dropped because the log destination failed (a full disk, a closed pipe) or did not keep up; the proxy serves on regardless.',
       registers: [registry],
-    }).set({ version: VERSION, node: process.version }, 1);
+      collect() {
+        this.reset();
+        this.inc(droppedLogLines());
+      },
+    });
     const { inFlight } = options;
     new Gauge({
       name: 'gatehouse_requests_in_flight',
@@ -209,7 +226,27 @@ export class GatewayMetrics {
         this.set(inFlight?.() ?? 0);
       },
     });
-    this.requests = new RequestMetrics(registry);
+    // A worker's series end here: those of the configuration are the primary's alone (summed
+    // over workers, a generation or a timestamp would mean nothing).
+    if (role === 'worker') return;
+    if (role === 'primary') {
+      this.#workerRestarts = new Counter({
+        name: 'gatehouse_worker_restarts_total',
+        help: 'Workers that exited unexpectedly and were replaced (listen.workers above 1).',
+        registers: [registry],
+      });
+      this.#lostRequests = new Counter({
+        name: 'gatehouse_worker_lost_requests_total',
+        help: 'Requests in flight on workers that exited unexpectedly (as last reported by the worker, at most half a second before): their clients saw the connection reset.',
+        registers: [registry],
+      });
+    }
+    new Gauge({
+      name: 'gatehouse_build_info',
+      help: 'Always 1; its labels say which Gatehouse and which Node.js serve (version, node).',
+      labelNames: ['version', 'node'],
+      registers: [registry],
+    }).set({ version: VERSION, node: process.version }, 1);
     new Gauge({
       name: 'gatehouse_config_generation',
       help: 'The generation of the configuration being served: 1 at start, +1 for every reload applied.',
@@ -239,15 +276,6 @@ export class GatewayMetrics {
       registers: [registry],
     });
     this.#lastSuccessful.set(1);
-    new Counter({
-      name: 'gatehouse_log_lines_dropped_total',
-      help: 'Log lines dropped because the log destination failed (a full disk, a closed pipe) or did not keep up; the proxy serves on regardless.',
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(droppedLogLines());
-      },
-    });
     new Gauge({
       name: 'gatehouse_certificate_not_after_seconds',
       help: "Expiry (notAfter, Unix seconds) of every certificate an endpoint trusts for its backend, and of the HTTPS listener's own (alias of listen.https.certificate).",
@@ -262,12 +290,21 @@ export class GatewayMetrics {
   }
 
   reloaded(result: ReloadResult): void {
-    this.#reloads.inc({ result });
-    if (result === 'applied') this.#lastSuccess.setToCurrentTime();
-    this.#lastSuccessful.set(result === 'rejected' ? 0 : 1);
+    this.#reloads?.inc({ result });
+    if (result === 'applied') this.#lastSuccess?.setToCurrentTime();
+    this.#lastSuccessful?.set(result === 'rejected' ? 0 : 1);
   }
 
-  metrics(): Promise<string> {
-    return this.registry.metrics();
+  /** The primary's: a worker exited unexpectedly with `lost` requests in flight, and is replaced. */
+  workerRestarted(lost: number): void {
+    this.#workerRestarts?.inc();
+    this.#lostRequests?.inc(lost);
+  }
+
+  /** The scrape: this process's series, summed with the workers' by prom-client's cluster aggregation. */
+  async metrics(): Promise<string> {
+    if (!this.#gather) return this.registry.metrics();
+    const [own, workers] = await Promise.all([this.registry.getMetricsAsJSON(), this.#gather()]);
+    return AggregatorRegistry.aggregate([own, ...workers] as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
   }
 }

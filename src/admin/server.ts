@@ -19,6 +19,8 @@ export interface AdminTarget {
   /** False once the gateway is stopping: /readyz answers 503 so that load balancers move away. */
   readonly ready: () => boolean;
   readonly reloads: ReloadHistory & { reloadNow(reason: string): Promise<ReloadOutcome> };
+  /** With listen.workers above 1: each worker's pid, state, generation, requests in flight, restarts. */
+  readonly workers?: () => Promise<readonly unknown[]>;
 }
 
 interface Route {
@@ -35,7 +37,14 @@ export function createAdminServer(target: AdminTarget, metrics: GatewayMetrics):
       protected: false,
       handle: (_req, res) => (target.ready() ? sendText(res, 200, 'ready\n') : sendText(res, 503, 'stopping\n')),
     },
-    '/status': { method: 'GET', protected: true, handle: (_req, res) => sendJson(res, 200, statusOf(target.holder.current, target.reloads)) },
+    '/status': {
+      method: 'GET',
+      protected: true,
+      handle: async (_req, res) => {
+        const status = statusOf(target.holder.current, target.reloads);
+        sendJson(res, 200, target.workers ? { ...status, workers: await target.workers() } : status);
+      },
+    },
     '/metrics': {
       method: 'GET',
       protected: false,

@@ -3,6 +3,7 @@
 // never starts: every error is printed, as `validate` prints it, and the exit code is 1.
 import cluster from 'node:cluster';
 import path from 'node:path';
+import { isatty } from 'node:tty';
 import { EXIT_FAILED, EXIT_OK, UsageError, configFileArg, parseCommandArgs } from '../cli/io.js';
 import { startedByNpm, watchParent } from '../cli/parent.js';
 import type { CommandIo } from '../cli/io.js';
@@ -10,9 +11,10 @@ import { formatText } from '../diagnostics.js';
 import { startGateway } from '../gateway.js';
 import type { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
+import { isGatehouseWorker, runWorker } from '../workers/worker.js';
 import type { Logger } from '../log.js';
 
-export const RUN_USAGE = `Usage: gatehouse run [-c gateway.yaml] [--pretty] [--log-level info]
+export const RUN_USAGE = `Usage: gatehouse run [-c gateway.yaml] [--workers N|auto] [--pretty] [--log-level info]
 
 Serves the APIs of the configuration, and applies changes to it and to the certificates folder
 at most once per reload.interval. Logs are JSON lines on stdout (--pretty for people).
@@ -28,6 +30,8 @@ Signals:
 Options:
   -c, --config FILE    the configuration (default: $GATEHOUSE_CONFIG, else gateway.yaml in the
                        current folder)
+  --workers N|auto     worker processes that serve requests (default: listen.workers, else 1);
+                       auto is one per CPU this process may use
   --pretty             human-readable logs (colours unless NO_COLOR is set)
   --log-level LEVEL    trace, debug, info (default: $GATEHOUSE_LOG_LEVEL, else info), warn, error
 `;
@@ -39,19 +43,28 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
     config: { type: 'string', short: 'c' },
     pretty: { type: 'boolean', default: false },
     'log-level': { type: 'string' },
+    workers: { type: 'string' },
   });
+  // A process node:cluster started for a primary: it serves what the primary sends.
+  if (isGatehouseWorker()) {
+    const code = await runWorker();
+    if (process.connected) process.disconnect();
+    return code;
+  }
   const fromEnv = values['log-level'] === undefined && Boolean(io.env.GATEHOUSE_LOG_LEVEL);
   const level = values['log-level'] ?? (io.env.GATEHOUSE_LOG_LEVEL || 'info');
   if (!LEVELS.includes(level)) throw new UsageError(`${fromEnv ? 'GATEHOUSE_LOG_LEVEL' : '--log-level'} must be one of ${LEVELS.join(', ')} (got "${level}")`);
 
+  const workers = values.workers === undefined ? undefined : workersArg(values.workers);
   // NO_COLOR (no-color.org): set and not empty turns colours off.
-  const logger = createLogger({ pretty: values.pretty, level, ...(io.env.NO_COLOR ? { color: false } : {}) });
+  const color = io.env.NO_COLOR ? false : isatty(1);
+  const logger = createLogger({ pretty: values.pretty, level, color });
   const file = configFileArg(io, values.config, positionals);
   // Handlers for the life of the process, from before the gateway starts: a signal without one
   // kills the process with its default action, resetting every request in flight.
   const signals = new Signals(logger);
   try {
-    const started = await startGateway({ configPath: file, env: io.env, logger });
+    const started = await startGateway({ configPath: file, env: io.env, logger, logging: { pretty: values.pretty, color, level }, ...(workers !== undefined ? { workers } : {}) });
     if (!started.gateway) {
       io.stderr.write(formatText(started.diagnostics, io.cwd));
       io.stderr.write(`gatehouse run: ${path.relative(io.cwd, file) || file} has errors; nothing started\n`);
@@ -61,6 +74,14 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
   } finally {
     signals.remove();
   }
+}
+
+/** --workers: auto or a whole number from 1 to 1024, as listen.workers. */
+function workersArg(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!/^[1-9][0-9]*$/.test(value) || n > 1024) throw new UsageError(`--workers must be auto or a whole number from 1 to 1024 (got "${value}")`);
+  return n;
 }
 
 /**

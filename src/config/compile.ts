@@ -130,6 +130,7 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
     listen: {
       http: parseAddress(doc.listen.http)!,
       ...(https ? { https } : {}),
+      workers: doc.listen.workers === 'auto' ? 'auto' : Number(doc.listen.workers),
       shutdownDelayMs: parseDuration(doc.listen.shutdownDelay)!,
       shutdownTimeoutMs: parseDuration(doc.listen.shutdownTimeout)!,
       headersTimeoutMs: parseDuration(doc.listen.headersTimeout)!,

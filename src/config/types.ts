@@ -64,6 +64,7 @@ export type DocumentAddress = string | number;
 export interface GatewayDocument {
   version: 1;
   listen: {
+    workers: number | string;
     shutdownDelay: Duration;
     shutdownTimeout: Duration;
     headersTimeout: Duration;
@@ -189,6 +190,8 @@ export interface GatewayConfig {
   readonly listen: {
     readonly http: ListenAddress;
     readonly https?: HttpsListenerConfig;
+    /** Processes that serve requests: a number, or auto (one per CPU the process may use; see workers/count.ts). */
+    readonly workers: number | 'auto';
     /** On SIGTERM: accepting on while /readyz answers 503, before the drain. */
     readonly shutdownDelayMs: number;
     readonly shutdownTimeoutMs: number;

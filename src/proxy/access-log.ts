@@ -13,7 +13,6 @@
 // each line is serialized once (per process, and per endpoint per snapshot), only the request's
 // own values are escaped, and lines are handed to the destination in batches, as nginx's
 // `access_log ... buffer=` does. Other log lines still go through pino.
-import cluster from 'node:cluster';
 import pino from 'pino';
 import type { AccessLogConfig } from '../config/types.js';
 import type { RequestCode } from '../errors.js';
@@ -122,8 +121,9 @@ export class AccessLog {
     // pino's own destination stream and its serialized bindings: the same line pino would write.
     const internals = logger as unknown as Record<symbol, unknown>;
     this.#main = internals[pino.symbols.streamSym] as Destination;
-    const worker = cluster.worker?.id ?? 0;
-    this.#bindings = `${(internals[pino.symbols.chindingsSym] as string | undefined) ?? ''},"worker":${worker}`;
+    // A worker's logger names the worker in its bindings (createLogger's worker); one process is worker 0.
+    const bindings = (internals[pino.symbols.chindingsSym] as string | undefined) ?? '';
+    this.#bindings = logger.bindings().worker === undefined ? `${bindings},"worker":0` : bindings;
     for (const level of [INFO, WARN, ERROR]) this.#prefixes.set(level, `{"level":${level},"time":`);
     this.#destination = this.#main;
     this.apply(config);

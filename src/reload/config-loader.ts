@@ -4,6 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Environment } from '../config/interpolate.js';
 import type { LoadResult } from '../config/load.js';
+import type { GatewayConfig } from '../config/types.js';
 import type { ListenerCredentials } from '../certs/types.js';
 import { deepFreeze } from '../freeze.js';
 
@@ -60,7 +61,7 @@ export class WorkerConfigLoader {
       this.#pending.delete(response.id);
       if (!pending) return;
       if ('error' in response) pending.reject(new Error(response.error));
-      else pending.resolve(revive(response.result));
+      else pending.resolve(reviveResult(response.result));
     });
     const fail = (error: Error) => {
       if (this.#worker === worker) this.#worker = undefined;
@@ -76,14 +77,21 @@ export class WorkerConfigLoader {
 
 const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
-function revive(result: LoadResult): LoadResult {
-  const config = result.config;
-  const credentials = config?.listen.https?.credentials;
+function reviveResult(result: LoadResult): LoadResult {
+  return result.config ? { config: reviveConfig(result.config), diagnostics: result.diagnostics } : result;
+}
+
+/**
+ * A compiled configuration that crossed a thread or process boundary (structured clone, or the
+ * workers' IPC): its byte buffers Buffers again, and deep-frozen as compile leaves it.
+ */
+export function reviveConfig(config: GatewayConfig): GatewayConfig {
+  const credentials = config.listen.https?.credentials;
   if (credentials) {
     const writable = credentials as { -readonly [K in keyof ListenerCredentials]: unknown } & Record<string, unknown>;
     for (const key of ['cert', 'key', 'pfx'] as const) {
-      if (writable[key] instanceof Uint8Array) writable[key] = toBuffer(writable[key]);
+      if (writable[key] instanceof Uint8Array && !Buffer.isBuffer(writable[key])) writable[key] = toBuffer(writable[key]);
     }
   }
-  return config ? { config: deepFreeze(config), diagnostics: result.diagnostics } : result;
+  return deepFreeze(config);
 }

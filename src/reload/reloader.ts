@@ -46,8 +46,23 @@ export interface ReloaderOptions {
   readonly env: Environment;
   readonly logger: Logger;
   readonly holder: SnapshotHolder;
+  /** `gatehouse run --workers N`: the file's listen.workers is not what runs. */
+  readonly workersFromFlag?: boolean;
+  /** The workers that must all prepare a reload before any serves it (listen.workers > 1). */
+  readonly participants?: ReloadParticipants;
   /** Warning codes left out of the log after an applied reload (the gateway logs certificate expiry itself). */
   readonly quietCodes?: ReadonlySet<string>;
+}
+
+/**
+ * The processes that serve a snapshot besides this one (the workers). A reload is applied by all
+ * or by none: each opens the next snapshot beside its running one and says it is ready (prepare
+ * resolves with undefined) or why not (a sentence); then all swap (commit) or all drop it (discard).
+ */
+export interface ReloadParticipants {
+  prepare(next: Snapshot): Promise<string | undefined>;
+  commit(next: Snapshot): void;
+  discard(next: Snapshot): void;
 }
 
 interface ReloaderEvents {
@@ -148,7 +163,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
     let outcome: ReloadOutcome;
     try {
       const { config, diagnostics } = await this.#loader.load(this.#options.configPath, this.#options.env);
-      const refused = config ? [...restartRequired(current.config, config), ...(await withdrawnCertificates(current.config, config))] : [];
+      const refused = config ? [...restartRequired(current.config, config, { workersFromFlag: this.#options.workersFromFlag === true }), ...(await withdrawnCertificates(current.config, config))] : [];
       if (!config || hasErrors(diagnostics) || refused.length > 0) {
         outcome = { kind: 'rejected', reason, diagnostics: [...diagnostics, ...refused], durationMs: elapsed() };
       } else if (config.revision === current.config.revision && inventoryDigestOf(config.inventory) === inventoryDigestOf(current.config.inventory)) {
@@ -217,7 +232,17 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
       }
     }
 
+    const participants = this.#options.participants;
+    const refusal = await participants?.prepare(next);
+    if (refusal !== undefined) {
+      participants!.discard(next);
+      await Promise.all(opened.map((key) => next.pools.get(key)!.destroy()));
+      notes.push({ severity: 'error', code: 'RELOAD_WORKER', file: config.file, message: `${refusal}; no worker serves it, generation ${current.generation} keeps serving everywhere` });
+      return { kind: 'rejected', reason, diagnostics: notes, durationMs: elapsed() };
+    }
+
     holder.swap(next);
+    participants?.commit(next);
     await this.#watcher.watch(this.#targets(config));
     const retired = [...current.pools.keys()].filter((key) => !next.pools.has(key)).length;
     void retireSnapshot(current, next, config.listen.shutdownTimeoutMs).then(() => {
@@ -238,10 +263,10 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
 }
 
 /**
- * Listener addresses are bound once: a configuration that moves one is refused rather than
- * half-applied, and says so. (The HTTPS listener's certificate, protocols and ciphers do reload.)
+ * Listener addresses are bound once, and the workers are started once: a configuration that moves
+ * a listener or changes listen.workers is refused rather than half-applied, and says so. (The HTTPS listener's certificate, protocols and ciphers do reload.)
  */
-export function restartRequired(running: GatewayConfig, next: GatewayConfig): Diagnostic[] {
+export function restartRequired(running: GatewayConfig, next: GatewayConfig, { workersFromFlag = false } = {}): Diagnostic[] {
   const out: Diagnostic[] = [];
   const check = (where: string, before: ListenAddress | undefined, after: ListenAddress | undefined) => {
     const describe = (a: ListenAddress | undefined) => (a ? formatAddress(a) : 'none');
@@ -257,6 +282,16 @@ export function restartRequired(running: GatewayConfig, next: GatewayConfig): Di
   check('listen.http', running.listen.http, next.listen.http);
   check('listen.https.address', running.listen.https?.address, next.listen.https?.address);
   check('admin.address', running.admin.address, next.admin.address);
+  // With --workers, the file's listen.workers is not what runs: editing it changes nothing.
+  if (!workersFromFlag && String(running.listen.workers) !== String(next.listen.workers)) {
+    out.push({
+      severity: 'error',
+      code: 'CONFIG_RESTART_REQUIRED',
+      file: next.file,
+      path: 'listen.workers',
+      message: `is ${next.listen.workers} but was ${running.listen.workers} when the gateway started; the number of workers changes only with a restart (revert it to reload the rest, or restart the gateway)`,
+    });
+  }
   return out;
 }
 

@@ -1,0 +1,130 @@
+// The primary of a gateway with workers (listen.workers above 1; docs/operations.md, "Workers").
+// It owns what there is one of: the files (the watch, the reload's worker thread, validation),
+// the admin address, the signals and the log of reload outcomes. The workers (workers/worker.ts)
+// own the client listeners, whose ports they share, and their pools. This process serves no
+// request: its snapshot's pools are used only by reload.preflight's handshakes.
+//
+// One configuration everywhere: a reload is applied by every worker or by none (pool.ts); a
+// worker that exits unexpectedly is replaced with the configuration served now.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { watchExpiry } from '../admin/expiry.js';
+import { GatewayMetrics } from '../admin/metrics.js';
+import { createAdminServer } from '../admin/server.js';
+import { EXPIRY_CODES, accessLogDiagnostic, listenDiagnostic, urlOf } from '../boot.js';
+import type { GatewayConfig } from '../config/types.js';
+import type { Diagnostic } from '../diagnostics.js';
+import type { Gateway, GatewayOptions, StartResult } from '../gateway.js';
+import { ListenError, Listeners } from '../listeners.js';
+import { Reloader } from '../reload/reloader.js';
+import { SnapshotHolder } from '../snapshot/holder.js';
+import { openSnapshot, retireSnapshot } from '../snapshot/snapshot.js';
+import { WorkerPool, WorkerBootError } from './pool.js';
+
+export interface PrimaryOptions extends GatewayOptions {
+  readonly config: GatewayConfig;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly workers: number;
+}
+
+export async function startPrimary(options: PrimaryOptions): Promise<StartResult> {
+  const { logger, config, diagnostics } = options;
+  const holder = new SnapshotHolder(openSnapshot(config, 1));
+  const logging = options.logging ?? { pretty: false, color: false, level: logger.level };
+  const pool = new WorkerPool({ size: options.workers, holder, logger, logging });
+  const metrics = new GatewayMetrics(holder, { role: 'primary', gather: () => pool.metrics() });
+  pool.on('restarted', (lost) => metrics.workerRestarted(lost));
+  const listeners = new Listeners(holder);
+  const reloader = new Reloader({
+    configPath: options.configPath,
+    env: options.env,
+    logger,
+    quietCodes: EXPIRY_CODES,
+    holder,
+    participants: pool,
+    workersFromFlag: options.workers !== undefined && options.workers !== config.listen.workers,
+  });
+  for (const result of ['applied', 'rejected', 'unchanged'] as const) reloader.on(result, () => metrics.reloaded(result));
+  let stopping = false;
+  let stopExpiryLines = (): void => undefined;
+  try {
+    const clients = await pool.start();
+    const admin = await listeners.openAdmin(createAdminServer({ holder, ready: () => !stopping, reloads: reloader, workers: () => pool.states() }, metrics));
+    await reloader.start();
+    stopExpiryLines = watchExpiry(holder, logger, options.expiryCheckIntervalMs);
+    logger.info(
+      {
+        generation: holder.current.generation,
+        revision: config.revision,
+        http: urlOf('http', clients.http),
+        ...(clients.https ? { https: urlOf('https', clients.https) } : {}),
+        admin: urlOf('http', admin),
+        apis: config.apis.length,
+        workers: pool.size,
+        balancing: pool.balancing,
+      },
+      'gateway listening',
+    );
+    logger.flush();
+    let stopped: Promise<void> | undefined;
+    const aborting = new AbortController();
+    const gateway: Gateway = {
+      holder,
+      http: clients.http,
+      https: clients.https,
+      admin,
+      metrics,
+      reloader,
+      workers: pool.size,
+      get stopping() {
+        return stopping;
+      },
+      get inFlight() {
+        return pool.inFlight;
+      },
+      stop: (stopOptions) => {
+        stopping = true;
+        stopExpiryLines();
+        stopped ??= (async () => {
+          await reloader.close();
+          const { shutdownDelayMs: delayMs, shutdownTimeoutMs: timeoutMs } = holder.current.config.listen;
+          if (stopOptions?.delay === true && delayMs > 0) {
+            pool.announceStop();
+            logger.info({ delayMs, inFlight: pool.inFlight }, 'stopping: /readyz answers 503; still accepting for listen.shutdownDelay so that load balancers stop sending traffic here');
+            logger.flush();
+            await sleep(delayMs, undefined, { signal: aborting.signal }).catch(() => undefined);
+          }
+          if (aborting.signal.aborted) return;
+          logger.info({ inFlight: pool.inFlight, timeoutMs, workers: pool.size }, 'stopping: no new connections; waiting for requests in flight on every worker');
+          await pool.drain(timeoutMs);
+          if (aborting.signal.aborted) return;
+          await listeners.closeAll();
+          await retireSnapshot(holder.current, undefined, 0);
+          logger.info('stopped');
+          logger.flush();
+        })();
+        return stopped;
+      },
+      abort: async () => {
+        stopping = true;
+        aborting.abort();
+        stopExpiryLines();
+        void reloader.close().catch(() => undefined);
+        await pool.abort();
+        await listeners.closeAll();
+        await retireSnapshot(holder.current, undefined, 0);
+        logger.flush();
+      },
+    };
+    return { gateway, diagnostics };
+  } catch (error) {
+    stopExpiryLines();
+    await reloader.close();
+    await pool.abort();
+    await listeners.closeAll();
+    await retireSnapshot(holder.current, undefined, 0);
+    if (error instanceof WorkerBootError && error.kind === 'listen') return { diagnostics: [...diagnostics, await listenDiagnostic(config.file, error.key!, error.message)] };
+    if (error instanceof WorkerBootError && error.kind === 'access-log') return { diagnostics: [...diagnostics, await accessLogDiagnostic(config.file, error.message)] };
+    if (error instanceof ListenError) return { diagnostics: [...diagnostics, await listenDiagnostic(config.file, error.role.key, error.message)] };
+    throw error;
+  }
+}
