@@ -66,7 +66,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   const { config, diagnostics } = await loadForStart(options.configPath, options.env, logger);
   if (!config) return { diagnostics };
   const workers = workerCount(options.workers ?? config.listen.workers);
-  if (workers > 1) return startPrimary({ ...options, config, diagnostics, workers });
+  if (workers > 1) return startPrimary({ ...options, config, diagnostics, size: workers });
 
   let accessLog: AccessLog;
   try {

@@ -200,6 +200,11 @@ export class LogDestination implements DestinationStream {
     this.#enqueue(text, countLines(text));
   }
 
+  /** Characters handed to this destination and not yet written: a relay pauses its source above a bound. */
+  get backlog(): number {
+    return this.#waitingChars + (this.#writing?.length ?? 0);
+  }
+
   #enqueue(text: string, lines: number): void {
     if (this.#waitingChars + text.length > MAX_WAITING_CHARS) {
       this.#drop(lines, this.#failure ?? `it does not keep up: ${MAX_WAITING_CHARS / 1024 / 1024} MiB of lines are waiting`);

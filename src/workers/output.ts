@@ -7,11 +7,29 @@ import type { Readable } from 'node:stream';
 /** A line longer than this without a newline is passed on as it is (it would be cut anyway). */
 const MAX_PENDING_BYTES = 1024 * 1024;
 
-/** Calls `write` with whole lines of `from`, in order; what is left at its end is ended with a newline. */
-export function forwardLines(from: Readable, write: (text: string) => void): void {
+/** Above this backlog of the destination, the worker's pipe is no longer read until it is below LOW_WATER. */
+const HIGH_WATER = 1024 * 1024;
+const LOW_WATER = 256 * 1024;
+const RECHECK_MS = 20;
+
+/**
+ * Calls `write` with whole lines of `from`, in order; what is left at its end is ended with a
+ * newline. While `backlog()` says the destination is behind, `from` is paused: the worker's pipe
+ * fills and the worker's own log destination waits, and drops (counted) at its bound, as one
+ * process does when its stdout does not keep up; the primary's memory stays bounded.
+ */
+export function forwardLines(from: Readable, write: (text: string) => void, backlog: () => number = () => 0): void {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
+  const resumeWhenWritten = (): void => {
+    if (backlog() > LOW_WATER) setTimeout(resumeWhenWritten, RECHECK_MS).unref();
+    else from.resume();
+  };
   from.on('data', (chunk: Buffer) => {
+    if (backlog() > HIGH_WATER) {
+      from.pause();
+      setTimeout(resumeWhenWritten, RECHECK_MS).unref();
+    }
     const end = chunk.lastIndexOf(0x0a);
     if (end === -1 && pendingBytes + chunk.length < MAX_PENDING_BYTES) {
       pending.push(chunk);

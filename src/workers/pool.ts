@@ -105,6 +105,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
   #prepareId = 0;
   readonly #answers = new Map<string, (answer: Answer | undefined) => void>();
   readonly #write: (text: string) => void;
+  readonly #backlog: () => number;
 
   constructor(options: WorkerPoolOptions) {
     super();
@@ -113,6 +114,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
     this.balancing = balancingFor(options.holder.current.config, process.env);
     const destination = destinationOf(options.logger);
     this.#write = destination ? (text) => destination.writeFormatted(text) : (text) => void process.stdout.write(text);
+    this.#backlog = destination ? () => destination.backlog : () => 0;
     cluster.setupPrimary({ serialization: 'advanced', silent: true });
     cluster.schedulingPolicy = cluster.SCHED_RR;
   }
@@ -237,7 +239,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
   #fork(slot: Slot): Promise<{ http: AddressLike; https: AddressLike | undefined }> {
     const process = cluster.fork({ [WORKER_VARIABLE]: String(slot.number) });
     const pid = process.process.pid!;
-    forwardLines(process.process.stdout!, this.#write);
+    forwardLines(process.process.stdout!, this.#write, this.#backlog);
     forwardLines(process.process.stderr!, (text) => writeToStderr(text));
     const exited = new Promise<string>((resolve) => process.once('exit', (code, signal) => resolve(signal ? `was killed by ${signal}` : `exited with code ${code}`)));
     const running: Running = { process, pid, startedAt: new Date(), exited, state: 'starting' };

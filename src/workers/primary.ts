@@ -23,14 +23,15 @@ import { WorkerPool, WorkerBootError } from './pool.js';
 export interface PrimaryOptions extends GatewayOptions {
   readonly config: GatewayConfig;
   readonly diagnostics: readonly Diagnostic[];
-  readonly workers: number;
+  /** How many workers: listen.workers or --workers (`workers`), resolved. */
+  readonly size: number;
 }
 
 export async function startPrimary(options: PrimaryOptions): Promise<StartResult> {
   const { logger, config, diagnostics } = options;
   const holder = new SnapshotHolder(openSnapshot(config, 1));
   const logging = options.logging ?? { pretty: false, color: false, level: logger.level };
-  const pool = new WorkerPool({ size: options.workers, holder, logger, logging });
+  const pool = new WorkerPool({ size: options.size, holder, logger, logging });
   const metrics = new GatewayMetrics(holder, { role: 'primary', gather: () => pool.metrics() });
   pool.on('restarted', (lost) => metrics.workerRestarted(lost));
   const listeners = new Listeners(holder);
@@ -41,7 +42,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<StartResult
     quietCodes: EXPIRY_CODES,
     holder,
     participants: pool,
-    workersFromFlag: options.workers !== undefined && options.workers !== config.listen.workers,
+    workersFromFlag: options.workers !== undefined,
   });
   for (const result of ['applied', 'rejected', 'unchanged'] as const) reloader.on(result, () => metrics.reloaded(result));
   let stopping = false;
