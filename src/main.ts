@@ -11,7 +11,7 @@ const USAGE = `Gatehouse ${VERSION}: a config-as-code API gateway.
 Usage: gatehouse [command] [options]
 
 Commands:
-  run [-c gateway.yaml] [--pretty]                          serve (the default command)
+  run [-c gateway.yaml] [--workers N] [--pretty]            serve (the default command)
   validate [-c gateway.yaml] [--format F] [--strict]        check a configuration (exit 0 valid, 1 invalid)
   check [-c gateway.yaml]                                   handshake with every endpoint (exit 1 if any fails)
   plan [-c gateway.yaml] [--against URL]                    what applying the file would change

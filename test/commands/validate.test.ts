@@ -89,7 +89,7 @@ t.test('--format json', async (t) => {
         line: 2,
         column: 11,
         path: 'listen.htp',
-        message: 'unknown key "htp"; did you mean "http"? (known: http, https, shutdownDelay, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)',
+        message: 'unknown key "htp"; did you mean "http"? (known: http, https, workers, shutdownDelay, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)',
       },
     ],
     warnings: [],
@@ -126,7 +126,7 @@ t.test('--format github prints workflow annotations', async (t) => {
   t.equal(result.code, 1);
   t.equal(
     result.stdout,
-    '::error file=gateway.yaml,line=2,col=11,title=CONFIG_UNKNOWN_KEY::listen.htp: unknown key "htp"; did you mean "http"? (known: http, https, shutdownDelay, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)\ngateway.yaml: invalid: 1 error\n',
+    '::error file=gateway.yaml,line=2,col=11,title=CONFIG_UNKNOWN_KEY::listen.htp: unknown key "htp"; did you mean "http"? (known: http, https, workers, shutdownDelay, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)\ngateway.yaml: invalid: 1 error\n',
   );
   const warnings = t.testdir({
     'gateway.yaml': oneApi('{ url: "https://shop.internal", certificate: shop, tls: { hostnameVerifier: AllowAll } }'),
@@ -160,7 +160,7 @@ t.test('usage errors exit 2; help exits 0', async (t) => {
   const top = await runCli(['--help'], { cwd: dir });
   t.equal(top.code, 0);
   t.match(top.stdout, /validate \[-c gateway\.yaml\]/);
-  t.match(top.stdout, /run \[-c gateway\.yaml\] \[--pretty\] +serve \(the default command\)/);
+  t.match(top.stdout, /run \[-c gateway\.yaml\] \[--workers N\] \[--pretty\] +serve \(the default command\)/);
 });
 
 t.test('-v, -V, --version and version print the version', async (t) => {

@@ -36,7 +36,7 @@ apis:
     resources: [ { path: menu, methods: [GET, FETCH] } ]
 routing: { sandboxHeader: "X Env" }
 `,
-    expected: `gateway.yaml:2:11  listen.htp: unknown key "htp"; did you mean "http"? (known: http, https, shutdownDelay, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)  [CONFIG_UNKNOWN_KEY]
+    expected: `gateway.yaml:2:11  listen.htp: unknown key "htp"; did you mean "http"? (known: http, https, workers, shutdownDelay, shutdownTimeout, headersTimeout, requestTimeout, idleTimeout, trustedProxies)  [CONFIG_UNKNOWN_KEY]
 gateway.yaml:3:19  admin.address: must be host:port like 0.0.0.0:8280, 127.0.0.1:9901 or [::1]:9901, or a port alone (got a list)  [CONFIG_TYPE]
 gateway.yaml:4:19  certs.expired: must be one of reject, warn (got "Reject"); did you mean "reject"?  [CONFIG_INVALID_VALUE]
 gateway.yaml:4:39  certs.warnBefore: must be a duration like "500ms", "10s", "1m30s", "1h" or "30d", or an integer number of milliseconds (got "5 days")  [CONFIG_INVALID_VALUE]
