@@ -7,6 +7,7 @@ import cluster from 'node:cluster';
 import type { Worker as ClusterWorker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { writeSync } from 'node:fs';
+import { AggregatorRegistry } from 'prom-client';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { destinationOf } from '../log.js';
 import type { Logger } from '../log.js';
@@ -105,6 +106,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
   #prepareId = 0;
   readonly #answers = new Map<string, (answer: Answer | undefined) => void>();
   readonly #write: (text: string) => void;
+  /** What the last scrape got from each worker, by pid. */
+  readonly #lastScraped = new Map<number, Metrics>();
+  /** The counters of the workers replaced since the start (see metrics()). */
+  #departed: Metrics[] = [];
   readonly #backlog: () => number;
 
   constructor(options: WorkerPoolOptions) {
@@ -176,10 +181,36 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
 
   // ------------------------------------------------------------------ admin
 
-  /** Each serving worker's registry (getMetricsAsJSON), for one summed scrape. */
-  async metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[][]> {
-    const answers = await Promise.all(this.#slots.map((slot) => (slot.running?.state === 'serving' ? this.#ask(slot.running, { type: 'metrics', id: this.#nextId++ }, ASK_TIMEOUT_MS) : Promise.resolve(undefined))));
-    return answers.flatMap((answer) => (typeof answer === 'object' && answer.type === 'metrics' ? [answer.metrics] : []));
+  /**
+   * Each serving worker's registry (getMetricsAsJSON), for one summed scrape, and the counters of
+   * the workers replaced since the start as the last scrape saw them: without them, a summed
+   * counter would drop when a worker is replaced, which Prometheus reads as a reset (and rate()
+   * as a spike of the whole remaining sum). What a replaced worker counted after the last scrape
+   * is lost: Prometheus never saw it.
+   */
+  async metrics(): Promise<Metrics[]> {
+    const answers = await Promise.all(
+      this.#slots.map(async (slot) => {
+        const running = slot.running;
+        if (running?.state !== 'serving') return undefined;
+        const answer = await this.#ask(running, { type: 'metrics', id: this.#nextId++ }, ASK_TIMEOUT_MS);
+        if (typeof answer !== 'object' || answer.type !== 'metrics') return undefined;
+        this.#lastScraped.set(running.pid, answer.metrics);
+        return answer.metrics;
+      }),
+    );
+    return [...answers.filter((metrics) => metrics !== undefined), ...this.#departed];
+  }
+
+  /** Keeps what the last scrape saw of a replaced worker's counters and histograms (metrics()). */
+  #keepCounts(pid: number): void {
+    const last = this.#lastScraped.get(pid);
+    this.#lastScraped.delete(pid);
+    if (!last) return;
+    // MetricType is declared an enum; at run time getMetricsAsJSON gives the text Prometheus shows.
+    const counts = last.filter((metric) => ['counter', 'histogram'].includes(String(metric.type as unknown)));
+    // One entry for all replaced workers: summed as they come, so that the list does not grow.
+    this.#departed = this.#departed.length === 0 ? [counts] : [sumMetrics([...this.#departed, counts])];
   }
 
   async states(): Promise<WorkerStatus[]> {
@@ -309,6 +340,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
     if (slot.running !== running) return;
     slot.running = undefined;
     if (this.#stopping || !this.#started) return;
+    this.#keepCounts(running.pid);
     const lost = running.state === 'serving' ? slot.inFlight : 0;
     const lived = Date.now() - running.startedAt.getTime();
     slot.quickExits = lived < STABLE_MS ? slot.quickExits + 1 : 0;
@@ -336,6 +368,15 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
       if (!(error instanceof WorkerBootError && error.exited)) this.#options.logger.error({ worker: slot.number }, `worker ${slot.number} could not start: ${(error as Error).message}`);
     }
   }
+}
+
+type Metrics = MetricObjectWithValues<MetricValue<string>>[];
+
+/** Metrics of several registries summed by prom-client's cluster aggregation, as plain values. */
+function sumMetrics(list: readonly Metrics[]): Metrics {
+  const registry = AggregatorRegistry.aggregate(list as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+  // The aggregated registry's metrics are plain objects whose get() returns them: no collect() runs.
+  return registry.getMetricsAsArray().map((metric) => (metric as unknown as { get(): Metrics[number] }).get());
 }
 
 /** The pid of the slot's worker: a function, so that TypeScript does not keep what it knew of slot.running before an await. */

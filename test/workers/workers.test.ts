@@ -202,6 +202,11 @@ t.test('a worker that dies is replaced with the current configuration; its reque
   writeFileSync(path.join(dir, 'gateway.yaml'), config(held.backend.url).replace('shutdownTimeout: 10s', 'shutdownTimeout: 9s'));
   t.equal((await request(`${gw.adminUrl}/reload`, { method: 'POST' })).status, 200);
 
+  // Requests both workers count, seen by a scrape.
+  for (let i = 0; i < 6; i++) t.equal((await request(`${gw.url}/api/v1/`)).text, 'quick');
+  const counted = sum(select(await metrics(gw), 'gatehouse_requests_total', { api: 'Test' }));
+  t.equal(counted, 6);
+
   // One request on each worker (round robin), held by the backend.
   const first = request(`${gw.url}/api/v1/slow`).then((r) => r.text, (e: NodeJS.ErrnoException) => e.code ?? e.message);
   const second = request(`${gw.url}/api/v1/slow`).then((r) => r.text, (e: NodeJS.ErrnoException) => e.code ?? e.message);
@@ -234,6 +239,9 @@ t.test('a worker that dies is replaced with the current configuration; its reque
   const samples = await metrics(gw);
   t.equal(select(samples, 'gatehouse_worker_restarts_total')[0]?.value, 1);
   t.equal(select(samples, 'gatehouse_worker_lost_requests_total')[0]?.value, 1);
+  const after = select(samples, 'gatehouse_requests_total', { api: 'Test' });
+  t.ok(sum(after) >= counted + 4, `the summed counter did not drop with the replaced worker (${counted} before, ${sum(after)} after): Prometheus sees no reset`);
+  t.ok(select(samples, 'gatehouse_request_duration_seconds_count', { api: 'Test' })[0]!.value >= counted + 4, 'nor did the histograms');
   const before = accessLines(gw).length;
   await Promise.all(Array.from({ length: 6 }, () => request(`${gw.url}/api/v1/`)));
   await until(() => accessLines(gw).length >= before + 6, 'the access lines');
