@@ -21,9 +21,13 @@ export function reusePortAvailable(version = process.versions.node, platform = p
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
-/** reuseport when asked for and possible (every client port fixed), else cluster. */
-export function balancingFor(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>): Balancing {
-  if (env[BALANCING_VARIABLE] !== 'reuseport') return 'cluster';
+/** reuseport when asked for and possible (every client port fixed), else cluster, with why not. */
+export function balancingFor(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>): { readonly balancing: Balancing; readonly fallback?: string } {
+  const asked = env[BALANCING_VARIABLE];
+  if (asked === undefined || asked === '' || asked === 'cluster') return { balancing: 'cluster' };
+  if (asked !== 'reuseport') return { balancing: 'cluster', fallback: `${BALANCING_VARIABLE} must be cluster or reuseport (got "${asked}")` };
+  if (!reusePortAvailable()) return { balancing: 'cluster', fallback: `reuseport needs Node.js 22.12 or later (this is ${process.versions.node}) on Linux or FreeBSD` };
   const ports = [config.listen.http.port, ...(config.listen.https ? [config.listen.https.address.port] : [])];
-  return reusePortAvailable() && ports.every((port) => port !== 0) ? 'reuseport' : 'cluster';
+  if (ports.includes(0)) return { balancing: 'cluster', fallback: 'reuseport needs fixed ports: with port 0 each worker would get a port of its own' };
+  return { balancing: 'reuseport' };
 }

@@ -116,7 +116,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
     super();
     this.#options = options;
     this.#slots = Array.from({ length: options.size }, (_, i) => ({ number: i + 1, running: undefined, generation: undefined, inFlight: 0, restarts: 0, quickExits: 0, timer: undefined }));
-    this.balancing = balancingFor(options.holder.current.config, process.env);
+    const { balancing, fallback } = balancingFor(options.holder.current.config, process.env);
+    this.balancing = balancing;
+    if (fallback) options.logger.warn({ balancing }, `${fallback}: the workers share the ports through node:cluster's round robin`);
     const destination = destinationOf(options.logger);
     this.#write = destination ? (text) => destination.writeFormatted(text) : (text) => void process.stdout.write(text);
     this.#backlog = destination ? () => destination.backlog : () => 0;

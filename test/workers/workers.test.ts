@@ -21,6 +21,7 @@ import { spawnGateway } from '../helpers/process.js';
 import type { GatewayProcess } from '../helpers/process.js';
 import { parsePrometheus, select } from '../helpers/prometheus.js';
 import { until, untilAsync } from '../helpers/wait.js';
+import { reusePortAvailable } from '../../src/workers/balance.js';
 
 const config = (url: string, listen = '') => `version: 1
 listen: { http: "127.0.0.1:0", shutdownDelay: 0, shutdownTimeout: 10s${listen} }
@@ -364,4 +365,35 @@ t.test('--workers must be auto or a number', async (t) => {
   const run = await runCli(['run', '--workers', 'many'], { cwd: dir });
   t.equal(run.code, 2);
   t.match(run.stderr, /--workers must be auto or a whole number from 1 to 1024 \(got "many"\)/);
+});
+
+t.test('GATEHOUSE_WORKER_BALANCING=reuseport: each worker its own socket where Node has it, else round robin, saying why', async (t) => {
+  const backend = await taggedBackend(t, 'A');
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const dir = t.testdir({ 'gateway.yaml': config(backend.url).replace('"127.0.0.1:0"', `"127.0.0.1:${port}"`) });
+  const gw = await spawnGateway(t, dir, ['--workers', '2'], [], { env: { GATEHOUSE_WORKER_BALANCING: 'reuseport' } });
+  const listening = gw.logs.find((l) => l.msg === 'gateway listening')!;
+  if (reusePortAvailable()) {
+    t.equal(listening.balancing, 'reuseport', `Node ${process.versions.node} has reusePort`);
+  } else {
+    t.equal(listening.balancing, 'cluster');
+    const warned = gw.logs.find((l) => l.level === 40 && typeof l.msg === 'string' && l.msg.includes('reuseport needs Node.js 22.12 or later'));
+    t.ok(warned, 'the fallback is said');
+  }
+  const agents = Array.from({ length: 24 }, () => new http.Agent({ keepAlive: false }));
+  const answers = await Promise.all(agents.map((agent) => request(`${gw.url}/api/v1/`, { agent }).then((r) => r.text)));
+  t.same(new Set(answers), new Set(['A']));
+  await until(() => accessLines(gw).length === 24, 'the access lines');
+  t.same(new Set(accessLines(gw).map((l) => l.worker)), new Set([1, 2]), 'connections reach both workers (the kernel hashes each client port)');
+  writeFileSync(path.join(dir, 'gateway.yaml'), config(backend.url).replace('"127.0.0.1:0"', `"127.0.0.1:${port}"`).replace('shutdownTimeout: 10s', 'shutdownTimeout: 9s'));
+  t.equal((await request(`${gw.adminUrl}/reload`, { method: 'POST' })).status, 200, 'reloads apply as with round robin');
+  t.same(
+    (await status(gw)).workers.map((w) => w.generation),
+    [2, 2],
+  );
+  gw.child.kill('SIGTERM');
+  t.equal(await gw.exited, 0);
 });
