@@ -109,7 +109,8 @@ export class RequestMetrics implements RequestObserver {
   /** Called once per request when its response is over. No allocation once the endpoint's series exists. */
   observe(request: CompletedRequest): void {
     const { endpoint, status, code } = request;
-    const series = endpoint ? (this.#series.get(endpoint.logLabels) ?? this.#add(endpoint)) : this.#unrouted;
+    // The endpoint's series is kept in its slot: found by its labels once per snapshot, not per request.
+    const series = endpoint ? ((endpoint.observerSlot.value as EndpointSeries | undefined) ?? (endpoint.observerSlot.value = this.#series.get(endpoint.logLabels) ?? this.#add(endpoint))) : this.#unrouted;
     const statusClass = !request.clientClosed && status >= 100 && status < 600 ? Math.floor(status / 100) : 0;
     series.byClass[statusClass]!++;
     record(series.duration, request.durationMs / 1000);

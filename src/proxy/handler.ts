@@ -21,7 +21,7 @@ import type { EndpointRuntime, Snapshot } from '../snapshot/snapshot.js';
 import type { AccessLine, AccessLog } from './access-log.js';
 import { clientAddress, isTrustedProxy } from './client-address.js';
 import { sendError } from './errors.js';
-import { backendRequestHeaders, clientAddressOf, clientResponseHeaders, isValidRequestId } from './headers.js';
+import { RequestHeaders, backendRequestHeaders, clientAddressOf, clientResponseHeaders, isValidRequestId } from './headers.js';
 import { normalizePath } from './path.js';
 import { parseTraceParent, traceIdOf } from './trace-context.js';
 import type { RequestSpan, TracedExchange, Tracing } from './tracing.js';
@@ -81,16 +81,18 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
   const { tracing } = options;
   return (req, res) => {
     const snapshot = options.snapshots.current;
-    const incoming = req.headers['x-request-id'];
+    // The headers the gateway reads, in one pass: Node's req.headers is never built.
+    const facts = new RequestHeaders(req.rawHeaders, snapshot.sandboxHeader);
+    const incoming = facts.requestId;
     const requestId = isValidRequestId(incoming) ? incoming : randomUUID();
     const url = req.url ?? '/';
     const queryAt = url.indexOf('?');
     const rawPath = queryAt === -1 ? url : url.slice(0, queryAt);
     // The access log shows the path as the client sent it.
-    const exchange = new Exchange(options, req, res, requestId, rawPath);
+    const exchange = new Exchange(options, req, res, requestId, rawPath, facts);
     const peer = clientAddressOf(req.socket.remoteAddress);
     exchange.client = peer;
-    const traceparent = req.headers.traceparent;
+    const traceparent = facts.traceparent;
     if (tracing) {
       exchange.span = tracing.start(req, parseTraceParent(traceparent), options.proto);
       exchange.traceId = exchange.span.traceId;
@@ -99,10 +101,10 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
     }
 
     if (req.rawHeaders.length > MAX_HEADER_FIELDS * 2) return exchange.refuse('REQUEST_HEADERS_TOO_LARGE', `more than ${MAX_HEADER_FIELDS} header fields`, CLOSE);
-    const upgrade = req.headers.upgrade;
+    const upgrade = facts.upgrade;
     // An upgrade is asked for only with "upgrade" in Connection (RFC 9110 §7.8); a lone Upgrade
     // header is hop-by-hop and removed like the others. An h2c offer is declined by serving HTTP/1.1.
-    if (upgrade !== undefined && upgrade.toLowerCase() !== 'h2c' && asksUpgrade(req.headers.connection)) {
+    if (upgrade !== undefined && upgrade.toLowerCase() !== 'h2c' && asksUpgrade(facts.connection)) {
       return exchange.refuse('UPGRADE_NOT_SUPPORTED', `protocol upgrades (Upgrade: ${clip(upgrade)}) are not proxied`, CLOSE);
     }
     if (!rawPath.startsWith('/')) return exchange.refuse('NO_ROUTE', `no API at ${clip(rawPath)}`);
@@ -117,7 +119,7 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
         : exchange.refuse('NO_ROUTE', `${route.context} has no default version; call ${route.context}/{version}/... with one of: ${route.versions}`);
     }
     const api = route.target;
-    const endpoint = isSandbox(req.headers[snapshot.sandboxHeader]) ? api.sandbox : api.production;
+    const endpoint = isSandbox(facts.sandbox) ? api.sandbox : api.production;
     exchange.endpoint = endpoint ?? api.production;
     if (!endpoint) {
       return exchange.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no sandbox endpoint`);
@@ -145,24 +147,15 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
 
     const target = endpoint.config.basePath + route.rest;
     const trustedPeer = isTrustedProxy(peer, snapshot.trustedProxies);
-    if (trustedPeer) exchange.client = clientAddress(peer, req.headers['x-forwarded-for'], snapshot.trustedProxies);
-    const headers = backendRequestHeaders(req.rawHeaders, {
-      headers: endpoint.config.headers,
-      hostHeader: endpoint.hostHeader,
-      sandboxHeader: snapshot.sandboxHeader,
-      requestId,
-      clientAddress: peer,
-      proto: options.proto,
-      trustedPeer,
-      traceparent: exchange.span?.traceparent,
-    });
+    if (trustedPeer) exchange.client = clientAddress(peer, facts.forwardedFor, snapshot.trustedProxies);
+    const headers = backendRequestHeaders(req.rawHeaders, endpoint.headerPlan, requestId, peer, options.proto, trustedPeer, exchange.span?.traceparent);
     // Two Host lines: which one names the target is anyone's guess (RFC 9112 §3.2), so neither is sent on.
     if (!headers) return exchange.refuse('INVALID_HOST', 'the request has more than one Host header', CLOSE);
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    const hasBody = facts.contentLength !== undefined ? facts.contentLength !== '0' : facts.transferEncoding !== undefined;
     let body: BodyCounter | null = null;
     if (hasBody) {
       const limit = api.config.maxBodyBytes;
-      const declared = req.headers['content-length'];
+      const declared = facts.contentLength;
       if (limit !== undefined && declared !== undefined && Number(declared) > limit) {
         return exchange.refuse('PAYLOAD_TOO_LARGE', `the body is ${declared} bytes; API "${api.config.name}" version ${api.config.version} accepts at most ${limit}`, CLOSE);
       }
@@ -190,8 +183,8 @@ function asksUpgrade(connection: string | undefined): boolean {
   return connection !== undefined && /(?:^|,)\s*upgrade\s*(?:,|$)/i.test(connection);
 }
 
-function isSandbox(value: string | string[] | undefined): boolean {
-  return typeof value === 'string' && value.toLowerCase() === 'sandbox';
+function isSandbox(value: string | undefined): boolean {
+  return value !== undefined && value.toLowerCase() === 'sandbox';
 }
 
 /** Request paths in messages are clipped: a message is not a place to echo kilobytes back. */
@@ -239,11 +232,12 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
     readonly res: ServerResponse,
     readonly requestId: string,
     readonly path: string,
+    facts: RequestHeaders,
   ) {
     this.method = req.method;
     this.protocol = req.httpVersionMinor === 1 && req.httpVersionMajor === 1 ? 'HTTP/1.1' : `HTTP/${req.httpVersion}`;
-    this.host = req.headers.host;
-    this.userAgent = req.headers['user-agent'];
+    this.host = facts.host;
+    this.userAgent = facts.userAgent;
     res.on('close', this.#onClose); // 'close' comes once; `on` spares once()'s wrapper
   }
 

@@ -3,7 +3,7 @@
 // to, X-Forwarded-Proto and -Host set; Authorization removed when asked; X-Request-Id on both
 // sides. Headers travel as flat [name, value, ...] arrays, as Node and undici both take them:
 // duplicates and the client's order survive, and no per-request object is built.
-import type { HeaderSettings } from '../config/types.js';
+import type { EndpointRuntime } from '../snapshot/snapshot.js';
 
 /** RFC 9110 §7.6.1 connection-specific fields, plus the legacy and HTTP/2 ones. */
 const HOP_BY_HOP = new Set([
@@ -37,12 +37,15 @@ function connectionTokens(values: readonly string[]): Set<string> | undefined {
 
 const PLAIN_CONNECTION = /^\s*(?:keep-alive|close)\s*$/i;
 
-export interface RequestHeaderContext {
-  readonly headers: HeaderSettings;
-  /** The backend's host[:port]. */
-  readonly hostHeader: string;
-  /** routing.sandboxHeader, lower-case: the gateway's own selector, not forwarded. */
-  readonly sandboxHeader: string;
+/**
+ * What the header rules of an endpoint need, built once per snapshot: its header settings, the
+ * backend's host[:port], and routing.sandboxHeader lower-cased (the gateway's own selector, not
+ * forwarded).
+ */
+export type HeaderPlan = EndpointRuntime['headerPlan'];
+
+/** The request's own part of the header rules: passed as arguments, so that no object is built per request. */
+export interface RequestFacts {
   readonly requestId: string;
   /** The TCP peer: appended to X-Forwarded-For. */
   readonly clientAddress: string;
@@ -57,8 +60,16 @@ export interface RequestHeaderContext {
  * The headers sent to the backend, from the client's raw headers (their names keep the client's
  * case); undefined when the request has more than one Host header, which must be refused.
  */
-export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeaderContext): string[] | undefined {
-  const { removeAuthorization, forwarded, preserveHost } = ctx.headers;
+export function backendRequestHeaders(
+  raw: readonly string[],
+  plan: HeaderPlan,
+  requestId: string,
+  clientAddress: string,
+  proto: 'http' | 'https',
+  trustedPeer: boolean,
+  traceparent: string | undefined,
+): string[] | undefined {
+  const { removeAuthorization, forwarded, preserveHost } = plan.headers;
   const out: string[] = [];
   let clientHost: string | undefined;
   let forwardedFor: string | undefined;
@@ -84,11 +95,11 @@ export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeader
         continue;
       case 'x-forwarded-proto':
         if (!forwarded) out.push(name, value);
-        else if (ctx.trustedPeer) forwardedProto ??= value;
+        else if (trustedPeer) forwardedProto ??= value;
         continue;
       case 'x-forwarded-host':
         if (!forwarded) out.push(name, value);
-        else if (ctx.trustedPeer) forwardedHost ??= value;
+        else if (trustedPeer) forwardedHost ??= value;
         continue;
       case REQUEST_ID_HEADER:
       case 'expect': // Node already answered 100-continue; undici refuses the header.
@@ -97,28 +108,100 @@ export function backendRequestHeaders(raw: readonly string[], ctx: RequestHeader
         if (!removeAuthorization) out.push(name, value);
         continue;
       case 'traceparent':
-        if (ctx.traceparent === undefined) out.push(name, value);
+        if (traceparent === undefined) out.push(name, value);
         continue;
       default:
-        if (lower === ctx.sandboxHeader) continue;
+        if (lower === plan.sandboxHeader) continue;
         out.push(name, value);
     }
   }
   // Headers named in Connection are hop-by-hop too; rare, so they are taken out afterwards.
   const listed = connection && connectionTokens(connection);
   const kept = listed ? out.filter((_, i) => !listed.has(out[i - (i % 2)]!.toLowerCase())) : out;
-  if (!preserveHost) kept.push('host', ctx.hostHeader);
+  if (!preserveHost) kept.push('host', plan.hostHeader);
   if (forwarded) {
-    kept.push('x-forwarded-for', forwardedFor === undefined ? ctx.clientAddress : `${forwardedFor}, ${ctx.clientAddress}`);
+    kept.push('x-forwarded-for', forwardedFor === undefined ? clientAddress : `${forwardedFor}, ${clientAddress}`);
     // A trusted proxy's view of the scheme and host wins over ours (the client spoke to it).
-    kept.push('x-forwarded-proto', forwardedProto ?? ctx.proto);
+    kept.push('x-forwarded-proto', forwardedProto ?? proto);
     if (forwardedHost !== undefined || clientHost !== undefined) kept.push('x-forwarded-host', forwardedHost ?? clientHost!);
   } else if (forwardedFor !== undefined) {
     kept.push('x-forwarded-for', forwardedFor);
   }
-  kept.push(REQUEST_ID_HEADER, ctx.requestId);
-  if (ctx.traceparent !== undefined) kept.push('traceparent', ctx.traceparent);
+  kept.push(REQUEST_ID_HEADER, requestId);
+  if (traceparent !== undefined) kept.push('traceparent', traceparent);
   return kept;
+}
+
+/**
+ * The request headers the gateway itself reads, from one pass over the raw headers, instead of
+ * Node's req.headers (an object of every header, built on first use). Repeated headers combine
+ * as Node combines them: Host, User-Agent and Content-Length keep the first; the others join
+ * with ", " (so that a repeated X-Request-Id or traceparent is not valid, as before).
+ */
+export class RequestHeaders {
+  requestId: string | undefined;
+  traceparent: string | undefined;
+  upgrade: string | undefined;
+  connection: string | undefined;
+  host: string | undefined;
+  userAgent: string | undefined;
+  forwardedFor: string | undefined;
+  contentLength: string | undefined;
+  transferEncoding: string | undefined;
+  /** The value of routing.sandboxHeader. */
+  sandbox: string | undefined;
+
+  constructor(raw: readonly string[], sandboxHeader: string) {
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      // Most headers are none of these: their length rules them out before any lower-casing.
+      if (!INTERESTING_LENGTHS[name.length] && name.length !== sandboxHeader.length) continue;
+      const value = raw[i + 1]!;
+      switch (name.toLowerCase()) {
+        case 'x-request-id':
+          this.requestId = join(this.requestId, value);
+          break;
+        case 'traceparent':
+          this.traceparent = join(this.traceparent, value);
+          break;
+        case 'upgrade':
+          this.upgrade = join(this.upgrade, value);
+          break;
+        case 'connection':
+          this.connection = join(this.connection, value);
+          break;
+        case 'host':
+          this.host ??= value;
+          break;
+        case 'user-agent':
+          this.userAgent ??= value;
+          break;
+        case 'x-forwarded-for':
+          this.forwardedFor = join(this.forwardedFor, value);
+          break;
+        case 'content-length':
+          this.contentLength ??= value;
+          break;
+        case 'transfer-encoding':
+          this.transferEncoding = join(this.transferEncoding, value);
+          break;
+        case sandboxHeader:
+          this.sandbox = join(this.sandbox, value);
+          break;
+      }
+    }
+  }
+}
+
+/** Lengths of the names RequestHeaders reads: x-request-id, traceparent, upgrade, connection, host, user-agent, x-forwarded-for, content-length, transfer-encoding. */
+const INTERESTING_LENGTHS: readonly boolean[] = (() => {
+  const lengths: boolean[] = [];
+  for (const name of ['x-request-id', 'traceparent', 'upgrade', 'connection', 'host', 'user-agent', 'x-forwarded-for', 'content-length', 'transfer-encoding']) lengths[name.length] = true;
+  return lengths;
+})();
+
+function join(before: string | undefined, value: string): string {
+  return before === undefined ? value : `${before}, ${value}`;
 }
 
 /** The headers sent to the client, from the backend's (undici gives them lower-cased). */

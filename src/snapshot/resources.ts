@@ -34,10 +34,11 @@ export class ResourceTable {
 
   /** `path` is the part after /context/version ('' or starting with /), without the query. */
   match(path: string, method: string): ResourceMatch {
-    const segments = path === '' || path === '/' ? [] : path.slice(1).split('/');
+    // The path is walked in place (no array of its segments per request).
+    const count = path === '' || path === '/' ? 0 : segmentCount(path);
     let allow: Set<string> | undefined;
     for (const resource of this.#resources) {
-      if (!matches(resource, segments)) continue;
+      if (!matches(resource, path, count)) continue;
       if (resource.methods.has(method)) return ALLOWED;
       allow ??= new Set();
       for (const m of resource.methods) allow.add(m);
@@ -46,13 +47,24 @@ export class ResourceTable {
   }
 }
 
-function matches(resource: CompiledResource, segments: readonly string[]): boolean {
+/** Segments of a path that starts with '/': one more than the slashes after the first. */
+function segmentCount(path: string): number {
+  let count = 1;
+  for (let at = path.indexOf('/', 1); at !== -1; at = path.indexOf('/', at + 1)) count++;
+  return count;
+}
+
+function matches(resource: CompiledResource, path: string, count: number): boolean {
   const n = resource.segments.length;
-  if (resource.wildcard ? segments.length < n : segments.length !== n) return false;
+  if (resource.wildcard ? count < n : count !== n) return false;
+  // Segment i runs from just after a '/' to the next '/' (or the end).
+  let start = 1;
   for (let i = 0; i < n; i++) {
-    const literal = resource.segments[i];
-    const segment = segments[i]!;
-    if (literal === null ? segment === '' : literal !== segment) return false;
+    const slash = path.indexOf('/', start);
+    const end = slash === -1 ? path.length : slash;
+    const literal = resource.segments[i]!;
+    if (literal === null ? end === start : literal.length !== end - start || !path.startsWith(literal, start)) return false;
+    start = end + 1;
   }
   return true;
 }

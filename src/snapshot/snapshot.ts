@@ -28,6 +28,10 @@ export interface EndpointRuntime {
   readonly hostHeader: string;
   /** The endpoint's names in access log lines, serialized once (see labelsOf). */
   readonly logLabels: string;
+  /** What the header rules need of the endpoint (proxy/headers.ts): its settings, hostHeader, the lower-cased routing.sandboxHeader. */
+  readonly headerPlan: { readonly headers: EndpointConfig['headers']; readonly hostHeader: string; readonly sandboxHeader: string };
+  /** A place for the request observer's own per-endpoint state (the metrics' series), so that it is not looked up per request. */
+  readonly observerSlot: { value: unknown };
 }
 
 export interface ApiRuntime {
@@ -103,16 +107,20 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
   };
 
   const endpoints = new Map<string, EndpointRuntime>();
+  const sandboxHeader = config.routing.sandboxHeader.toLowerCase();
   const apis = config.apis.map((apiConfig): ApiRuntime => {
     const endpoint = (endpointConfig: EndpointConfig): EndpointRuntime => {
       const poolKey = poolKeyOf(endpointConfig);
+      const hostHeader = new URL(endpointConfig.url).host;
       const runtime: EndpointRuntime = {
         config: endpointConfig,
         apiConfig,
         poolKey,
         pool: poolFor(endpointConfig, poolKey),
-        hostHeader: new URL(endpointConfig.url).host,
+        hostHeader,
         logLabels: labelsOf(apiConfig.name, apiConfig.version, endpointConfig.role),
+        headerPlan: { headers: endpointConfig.headers, hostHeader, sandboxHeader },
+        observerSlot: { value: undefined },
       };
       endpoints.set(endpointConfig.name, runtime);
       return runtime;
@@ -133,7 +141,7 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
     pools,
     endpoints,
     loadedAt: new Date(),
-    sandboxHeader: config.routing.sandboxHeader.toLowerCase(),
+    sandboxHeader,
     trustedProxies: trustedProxyList(config.listen.trustedProxies),
   };
 }
