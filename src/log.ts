@@ -53,8 +53,13 @@ const BUFFER_CHARS = 8 * 1024;
 const FLUSH_INTERVAL_MS = 1_000;
 /** Lines waiting beyond this (a write that does not finish, a destination that fails) are dropped. */
 const MAX_WAITING_CHARS = 4 * 1024 * 1024;
-/** A destination that answers EAGAIN (a full non-blocking pipe) is tried again after this. */
-const EAGAIN_RETRY_MS = 100;
+/**
+ * A destination that answers EAGAIN (a full non-blocking pipe) is tried again after this. A pipe
+ * takes 64 KiB at a time: at 100 ms a worker's stdout, relayed by a primary that had paused,
+ * passed 640 KiB/s at most; at 10 ms it passes ten times that, for one failed write per 10 ms
+ * while the pipe stays full.
+ */
+const EAGAIN_RETRY_MS = 10;
 /** After a "works again" notice, failures are told at most this often (the count goes on). */
 const QUIET_MS = 60_000;
 
