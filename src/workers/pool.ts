@@ -7,6 +7,7 @@ import cluster from 'node:cluster';
 import type { Worker as ClusterWorker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { writeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { destinationOf } from '../log.js';
@@ -19,6 +20,9 @@ import type { Balancing } from './balance.js';
 import { forwardLines } from './output.js';
 import { WORKER_VARIABLE } from './protocol.js';
 import type { AddressLike, FromWorker, ToWorker, WorkerLogging } from './protocol.js';
+
+/** bin/gatehouse.js, from dist/workers/ (or src/workers/ under tsx: the bin then runs dist/, built). */
+const GATEHOUSE_BIN = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
 
 /** A worker must answer a prepare within this; else the reload is refused by all. */
 export const PREPARE_TIMEOUT_MS = 5_000;
@@ -122,7 +126,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
     const destination = destinationOf(options.logger);
     this.#write = destination ? (text) => destination.writeFormatted(text) : (text) => void process.stdout.write(text);
     this.#backlog = destination ? () => destination.backlog : () => 0;
-    cluster.setupPrimary({ serialization: 'advanced', silent: true });
+    // The workers run the installed command, whatever started the primary (npm's wrapper, a test
+    // runner, a supervisor's script); `run` alone: the configuration comes from the primary.
+    cluster.setupPrimary({ exec: GATEHOUSE_BIN, args: ['run'], serialization: 'advanced', silent: true });
     cluster.schedulingPolicy = cluster.SCHED_RR;
   }
 
