@@ -197,6 +197,11 @@ export class LogDestination implements DestinationStream {
     this.#enqueue(this.#format ? this.#format(chunk) : chunk, countLines(chunk));
   }
 
+  /** Like write(), for a caller that knows how many lines `chunk` holds (the access log): no scan to count them. */
+  writeLines(chunk: string, lines: number): void {
+    this.#enqueue(this.#format ? this.#format(chunk) : chunk, lines);
+  }
+
   /**
    * Whole lines another process wrote and formatted (a worker's, which the primary passes on):
    * in order with this process's own lines, never cut into by them.

@@ -54,6 +54,8 @@ export function accessLevelOf(code: string | undefined): number {
 
 interface Destination {
   write(chunk: string): unknown;
+  /** log.ts's destinations: the count of lines given, not counted again. */
+  writeLines?(chunk: string, lines: number): unknown;
 }
 
 export interface AccessLine {
@@ -209,10 +211,13 @@ export class AccessLog {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#lines.length === 0) return;
+    const lines = this.#lines.length;
+    if (lines === 0) return;
     const chunk = this.#lines.join('');
     this.#lines = [];
-    this.#destination?.write(chunk);
+    const destination = this.#destination;
+    if (destination?.writeLines) destination.writeLines(chunk, lines);
+    else destination?.write(chunk);
   }
 
   /**
