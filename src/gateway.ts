@@ -80,7 +80,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   const metrics = new GatewayMetrics(holder, { inFlight: () => listeners.inFlight });
   accessLog.follow(holder);
   const listeners = new Listeners(holder);
-  const reloader = new Reloader({ configPath: options.configPath, env: options.env, logger, quietCodes: EXPIRY_CODES, holder });
+  const reloader = new Reloader({ configPath: options.configPath, env: options.env, logger, quietCodes: EXPIRY_CODES, holder, workersFromFlag: options.workers !== undefined });
   for (const result of ['applied', 'rejected', 'unchanged'] as const) reloader.on(result, () => metrics.reloaded(result));
   const stopExpiryLines = watchExpiry(holder, logger, options.expiryCheckIntervalMs);
   let stopping = false;

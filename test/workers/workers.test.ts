@@ -196,6 +196,20 @@ t.test('listen.workers in the file: auto is one per CPU; changing it takes a res
   t.equal(await gw.exited, 0);
 });
 
+t.test('--workers 1 wins over the file: one process serves, and editing listen.workers is not refused', async (t) => {
+  const backend = await taggedBackend(t, 'A');
+  const dir = t.testdir({ 'gateway.yaml': config(backend.url, ', workers: 2') });
+  const gw = await spawnGateway(t, dir, ['--workers', '1']);
+  t.equal((await status(gw)).workers, undefined, 'no workers: this process serves');
+  await request(`${gw.url}/api/v1/`);
+  await until(() => accessLines(gw).length === 1, 'the access line');
+  t.equal(accessLines(gw)[0]!.pid, gw.child.pid);
+  writeFileSync(path.join(dir, 'gateway.yaml'), config(backend.url, ', workers: 3'));
+  t.equal((await request(`${gw.adminUrl}/reload`, { method: 'POST' })).status, 200);
+  gw.child.kill('SIGTERM');
+  t.equal(await gw.exited, 0);
+});
+
 t.test('a worker that dies is replaced with the current configuration; its requests in flight are counted as lost', async (t) => {
   const held = await holdingBackend(t);
   const dir = t.testdir({ 'gateway.yaml': config(held.backend.url) });
