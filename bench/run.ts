@@ -13,13 +13,13 @@
 // read the ratios more than the absolute figures.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { ensureDemoCertificate } from '../src/demo/backend.js';
+import { benchWorkspace, median } from './common.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
@@ -102,11 +102,7 @@ async function load(url: string, seconds: number, ca: Buffer, pid: number | unde
 }
 
 async function main(): Promise<void> {
-  const work = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-'));
-  process.on('exit', () => rmSync(work, { recursive: true, force: true }));
-  const { cert } = ensureDemoCertificate(path.join(work, 'state'));
-  const certPath = path.join(work, 'state', 'demo-backend.crt');
-  const keyPath = path.join(work, 'state', 'demo-backend.key');
+  const { work, cert, certPath, keyPath } = benchWorkspace('gatehouse-bench-');
   const ca = Buffer.from(cert);
 
   const firstLinePort = (line: string) => (/^\d+$/.test(line.trim()) ? Number(line.trim()) : undefined);
@@ -171,12 +167,6 @@ apis:
     }
   }
 
-  // Medians: on a shared machine one disturbed round should not move the result.
-  const median = (list: number[]) => {
-    const sorted = [...list].sort((a, b) => a - b);
-    const middle = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-  };
   const summary = targets.map((t) => {
     const s = samples.get(t.name)!;
     return {

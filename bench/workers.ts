@@ -21,14 +21,14 @@
 // workers), from /proc, divided by the requests wrk counted.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureDemoCertificate } from '../src/demo/backend.js';
+import { benchWorkspace, median } from './common.js';
 import { reusePortAvailable } from '../src/workers/balance.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -178,11 +178,7 @@ function load(url: string, seconds: number, pids: readonly number[]): Figures {
 }
 
 async function main(): Promise<void> {
-  const work = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-workers-'));
-  process.on('exit', () => rmSync(work, { recursive: true, force: true }));
-  const { cert } = ensureDemoCertificate(path.join(work, 'state'));
-  const certPath = path.join(work, 'state', 'demo-backend.crt');
-  const keyPath = path.join(work, 'state', 'demo-backend.key');
+  const { work, cert, certPath, keyPath } = benchWorkspace('gatehouse-bench-workers-');
 
   // The backend: nginx answering a fixed JSON body over HTTPS, on CPU 0 when pinned.
   const backendPort = await freePort();
@@ -293,11 +289,6 @@ apis:
       );
     }
   }
-  const median = (list: number[]) => {
-    const sorted = [...list].sort((a, b) => a - b);
-    const middle = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-  };
   const single = median(samples.get('gatehouse-1')!.map((f) => f.rps));
   const nginxRps = median(samples.get(`nginx-${workers}`)!.map((f) => f.rps));
   console.log('\ntarget                    req/s   p50 ms   p99 ms   CPU µs/req   per process µs/req        errors   vs gatehouse-1   vs nginx');

@@ -37,3 +37,29 @@ export function urlOf(scheme: string, address: Pick<AddressInfo, 'address' | 'fa
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `${scheme}://${host}:${address.port}`;
 }
+
+/**
+ * The line that says the gateway serves: once everything runs, the watch included, so that what
+ * follows it is served and seen. `extra` is what the primary adds (its workers, how they balance).
+ */
+export function logListening(
+  logger: Logger,
+  config: GatewayConfig,
+  generation: number,
+  addresses: { readonly http: Pick<AddressInfo, 'address' | 'family' | 'port'>; readonly https: Pick<AddressInfo, 'address' | 'family' | 'port'> | undefined; readonly admin: AddressInfo },
+  extra: Record<string, unknown> = {},
+): void {
+  logger.info(
+    {
+      generation,
+      revision: config.revision,
+      http: urlOf('http', addresses.http),
+      ...(addresses.https ? { https: urlOf('https', addresses.https) } : {}),
+      admin: urlOf('http', addresses.admin),
+      apis: config.apis.length,
+      ...extra,
+    },
+    'gateway listening',
+  );
+  logger.flush();
+}

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { watchExpiry } from './admin/expiry.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import { createAdminServer } from './admin/server.js';
-import { EXPIRY_CODES, accessLogDiagnostic, listenDiagnostic, loadForStart, urlOf } from './boot.js';
+import { EXPIRY_CODES, accessLogDiagnostic, listenDiagnostic, loadForStart, logListening } from './boot.js';
 import type { Environment } from './config/interpolate.js';
 import type { Diagnostic } from './diagnostics.js';
 import { ListenError, Listeners } from './listeners.js';
@@ -91,18 +91,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
     const admin = await listeners.openAdmin(createAdminServer({ holder, ready: () => !stopping, reloads: reloader }, metrics));
     // Listening is said once everything runs, the watch included: what follows it is served and seen.
     await reloader.start();
-    logger.info(
-      {
-        generation: holder.current.generation,
-        revision: config.revision,
-        http: urlOf('http', clients.http),
-        ...(clients.https ? { https: urlOf('https', clients.https) } : {}),
-        admin: urlOf('http', admin),
-        apis: config.apis.length,
-      },
-      'gateway listening',
-    );
-    logger.flush();
+    logListening(logger, config, holder.current.generation, { ...clients, admin });
     let stopped: Promise<void> | undefined;
     const aborting = new AbortController();
     const gateway: Gateway = {

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { watchExpiry } from '../admin/expiry.js';
 import { GatewayMetrics } from '../admin/metrics.js';
 import { createAdminServer } from '../admin/server.js';
-import { EXPIRY_CODES, accessLogDiagnostic, listenDiagnostic, urlOf } from '../boot.js';
+import { EXPIRY_CODES, accessLogDiagnostic, listenDiagnostic, logListening } from '../boot.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Diagnostic } from '../diagnostics.js';
 import type { Gateway, GatewayOptions, StartResult } from '../gateway.js';
@@ -52,20 +52,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<StartResult
     const admin = await listeners.openAdmin(createAdminServer({ holder, ready: () => !stopping, reloads: reloader, workers: () => pool.states() }, metrics));
     await reloader.start();
     stopExpiryLines = watchExpiry(holder, logger, options.expiryCheckIntervalMs);
-    logger.info(
-      {
-        generation: holder.current.generation,
-        revision: config.revision,
-        http: urlOf('http', clients.http),
-        ...(clients.https ? { https: urlOf('https', clients.https) } : {}),
-        admin: urlOf('http', admin),
-        apis: config.apis.length,
-        workers: pool.size,
-        balancing: pool.balancing,
-      },
-      'gateway listening',
-    );
-    logger.flush();
+    logListening(logger, config, holder.current.generation, { ...clients, admin }, { workers: pool.size, balancing: pool.balancing });
     let stopped: Promise<void> | undefined;
     const aborting = new AbortController();
     const gateway: Gateway = {
