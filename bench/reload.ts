@@ -33,6 +33,8 @@ const { values } = parseArgs({
     apis: { type: 'string', default: '1000' },
     reloads: { type: 'string', default: '20' },
     duration: { type: 'string', default: '10' },
+    // Part 1 only: no child gateway under load.
+    'in-process': { type: 'boolean', default: false },
   },
 });
 const API_COUNT = Number(values.apis);
@@ -68,6 +70,21 @@ function configText(port: number, variant: number): string {
     lines.push(`  - { name: Api${i}, context: /api${i}, version: v1, endpoints: { production: { url: "https://127.0.0.1:${port}/svc/${i}", certificate: ${i === 0 ? 'ca' : `cert${i}`}, timeouts: { socket: ${socket} } } } }`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** The longest the event loop was held up, sampled every 5 ms; skip() forgets a pause the benchmark itself caused. */
+function pauseMonitor() {
+  let last = performance.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last - 5);
+    last = now;
+  }, 5);
+  return {
+    skip: () => void (last = performance.now()),
+    stop: (): number => (clearInterval(timer), longest),
+  };
 }
 
 const percentile = (list: number[], p: number) => [...list].sort((a, b) => a - b)[Math.min(list.length - 1, Math.floor((p / 100) * list.length))]!;
@@ -114,15 +131,24 @@ async function main(): Promise<void> {
   });
   const durations: number[] = [];
   const memory: number[] = [];
+  // The longest the main thread (the one that serves requests) was held up by each kind of reload.
+  const pauses: Record<'edit' | 'certificate', number> = { edit: 0, certificate: 0 };
+  let stall = pauseMonitor();
   for (let i = 1; i <= RELOADS; i++) {
+    if (i === 2) stall.stop(), (stall = pauseMonitor()); // the first reload runs in a cold worker thread
     writeFileSync(file, configText(port, i));
+    stall.skip(); // writing the file is the benchmark's work
     const outcome = await reloader.reloadNow('bench');
     if (outcome.kind !== 'applied') throw new Error(`reload ${i}: ${outcome.kind}`);
     if (outcome.pools.opened !== 1) throw new Error(`reload ${i} opened ${outcome.pools.opened} pools`);
     durations.push(outcome.durationMs);
+    // A forced collection, for comparable RSS figures; not a pause a reload causes.
     global.gc?.();
+    stall.skip();
     memory.push(process.memoryUsage().rss);
   }
+  pauses.edit = stall.stop();
+  stall = pauseMonitor();
   // A certificate replaced, the configuration file unchanged (parsing and validating it is skipped).
   const certDurations: number[] = [];
   for (let i = 1; i <= RELOADS; i++) {
@@ -132,13 +158,16 @@ async function main(): Promise<void> {
     if (outcome.pools.opened !== 1) throw new Error(`certificate reload ${i} opened ${outcome.pools.opened} pools`);
     certDurations.push(outcome.durationMs);
   }
+  pauses.certificate = stall.stop();
   await reloader.close();
   const summary = (list: number[]) => `median ${percentile(list, 50).toFixed(0)} ms, p95 ${percentile(list, 95).toFixed(0)} ms, max ${Math.max(...list).toFixed(0)} ms over ${list.length} reloads`;
   // The first reload runs in a worker thread that has just started: its code is not yet optimized.
   console.log(`reload, one API edited in the file (${API_COUNT - 1} pools kept): first ${durations[0]!.toFixed(0)} ms (cold worker), then ${summary(durations.slice(1))}`);
   console.log(`reload, one certificate file replaced (${API_COUNT - 1} pools kept): ${summary(certDurations)}`);
+  console.log(`longest pause of the main thread: ${pauses.edit.toFixed(0)} ms during the edits (after the first), ${pauses.certificate.toFixed(0)} ms during the certificate reloads`);
   console.log(`memory: RSS ${(rss0 / MiB).toFixed(0)} MiB before boot, ${(memory[0]! / MiB).toFixed(0)} MiB after the first reload, ${(memory[memory.length - 1]! / MiB).toFixed(0)} MiB after ${RELOADS}; heap ${(process.memoryUsage().heapUsed / MiB).toFixed(0)} MiB`);
   await retireSnapshot(state.current, undefined, 0);
+  if (values['in-process']) process.exit(0);
 
   // ------------------------------------------------------------------ 2. under load, in a child
   writeFileSync(file, configText(port, 0));

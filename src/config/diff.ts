@@ -1,7 +1,9 @@
 // What changes between two configurations: APIs, endpoints (field by field), and the
 // certificates folder. Used to log what a reload applied, and by `gatehouse plan`.
 import path from 'node:path';
+import { summarizeConfig } from './summary.js';
 import type { ApiSummary, CertificateFileSummary, ConfigSummary, EndpointSummary } from './summary.js';
+import type { GatewayConfig } from './types.js';
 
 export interface FieldChange {
   readonly field: string;
@@ -99,6 +101,20 @@ export function diffConfigs(before: ConfigSummary | undefined, after: ConfigSumm
         .map((c) => ({ before: certsBefore.get(certificateFileKey(c))!, after: c })),
     },
   };
+}
+
+/**
+ * diffConfigs of two compiled configurations that share their unchanged APIs and certificate
+ * files (a reload's: see delta.ts): only what is not shared is summarized and compared, so that
+ * the diff costs what changed.
+ */
+export function diffCompiled(before: GatewayConfig, after: GatewayConfig): ConfigChanges {
+  const notIn = <T>(list: readonly T[], other: readonly T[]): T[] => {
+    const shared = new Set(other);
+    return list.filter((item) => !shared.has(item));
+  };
+  const part = (config: GatewayConfig, other: GatewayConfig): GatewayConfig => ({ ...config, apis: notIn(config.apis, other.apis), inventory: notIn(config.inventory, other.inventory) });
+  return diffConfigs(summarizeConfig(part(before, after)), summarizeConfig(part(after, before)));
 }
 
 export function hasChanges(changes: ConfigChanges): boolean {

@@ -35,6 +35,11 @@ export interface LoadOptions {
   readonly nowMs?: number;
   /** Reuse the validated document when the configuration's bytes did not change (reloads). */
   readonly cache?: DocumentCache;
+  /**
+   * Deep-freeze the configuration (the default). The reload's worker thread does not: what it
+   * sends is a structured clone, frozen where it arrives (see delta.ts).
+   */
+  readonly freeze?: boolean;
 }
 
 export interface LoadResult {
@@ -110,7 +115,7 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
     },
     reporter,
   );
-  return done(reporter.diagnostics, config);
+  return done(reporter.diagnostics, config, options);
 }
 
 /** Parse → ${VAR} → schema → rules: the stages that depend on the configuration file only. */
@@ -149,8 +154,9 @@ export async function locateInConfig(file: string, pointer: string): Promise<Pos
   return parsed.ok && parsed.sourceMap.has(pointer) ? parsed.sourceMap.locate(pointer, 'value') : undefined;
 }
 
-function done(diagnostics: readonly Diagnostic[], config?: GatewayConfig): LoadResult {
-  return config ? { config: deepFreeze(config), diagnostics: sortDiagnostics(diagnostics) } : { diagnostics: sortDiagnostics(diagnostics) };
+function done(diagnostics: readonly Diagnostic[], config?: GatewayConfig, { freeze = true }: Pick<LoadOptions, 'freeze'> = {}): LoadResult {
+  if (!config) return { diagnostics: sortDiagnostics(diagnostics) };
+  return { config: freeze ? deepFreeze(config) : config, diagnostics: sortDiagnostics(diagnostics) };
 }
 
 async function readConfigFile(file: string): Promise<{ bytes: Buffer } | { error: string }> {

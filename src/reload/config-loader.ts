@@ -1,20 +1,30 @@
 // loadConfig in a worker thread (see load-worker.ts), for reloads. The result crosses the
-// thread boundary by structured clone: plain data, with the byte buffers of the HTTPS
-// listener's credentials turned back into Buffers, then deep-frozen here.
+// thread boundary by structured clone, as changes to the configuration served (config/delta.ts):
+// the APIs and certificate files that did not change are the served configuration's own objects.
 import { Worker } from 'node:worker_threads';
 import type { Environment } from '../config/interpolate.js';
+import { applyDelta } from '../config/delta.js';
+import type { ConfigDelta } from '../config/delta.js';
+import type { Diagnostic } from '../diagnostics.js';
 import type { LoadResult } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
-import type { ListenerCredentials } from '../certs/types.js';
-import { deepFreeze } from '../freeze.js';
 
 export interface LoadRequest {
   readonly id: number;
   readonly configPath: string;
   readonly env: Environment;
+  /** The token of the configuration served, when it came from this worker: the delta's base. */
+  readonly base?: number;
+  /** Not a reload: the configuration served, to keep as the base of the next. */
+  readonly adopt?: GatewayConfig;
 }
 
-export type LoadResponse = { readonly id: number; readonly result: LoadResult } | { readonly id: number; readonly error: string };
+export type LoadResponse =
+  | { readonly id: number; readonly adopted: number }
+  | { readonly id: number; readonly diagnostics: readonly Diagnostic[]; readonly delta?: undefined }
+  /** `base`: the request's base, when the worker still had it and the delta is relative to it. */
+  | { readonly id: number; readonly diagnostics: readonly Diagnostic[]; readonly delta: ConfigDelta; readonly token: number; readonly base?: number }
+  | { readonly id: number; readonly error: string };
 
 // Compiled: dist/reload/load-worker.js beside this file. From the TypeScript sources (tests and
 // benchmarks run through tsx), a worker does not inherit tsx's loader, so it registers it first.
@@ -30,20 +40,36 @@ function startWorker(): Worker {
 export class WorkerConfigLoader {
   #worker: Worker | undefined;
   #next = 1;
-  readonly #pending = new Map<number, { resolve: (result: LoadResult) => void; reject: (error: Error) => void }>();
+  readonly #pending = new Map<number, { base: GatewayConfig | undefined; resolve: (result: LoadResult) => void; reject: (error: Error) => void }>();
+  /** The worker's token for each configuration it built that may still be served. */
+  #tokens = new WeakMap<GatewayConfig, number>();
+  #adopting: Promise<void> | undefined;
 
-  /** Starts the worker ahead of the first load (its modules and the schema take a second to get ready). */
-  prepare(): void {
-    this.#worker ??= this.#start();
-  }
-
-  load(configPath: string, env: Environment): Promise<LoadResult> {
+  /**
+   * Starts the worker ahead of the first load (its modules and the schema take a second to get
+   * ready), and sends it `served`, the configuration the gateway starts with (loaded on the main
+   * thread, before any listener opens), so that the first reload too sends only what changed.
+   */
+  prepare(served: GatewayConfig): void {
     const worker = this.#worker ?? this.#start();
     const id = this.#next++;
+    this.#adopting = new Promise<void>((settled) => {
+      this.#pending.set(id, { base: served, resolve: () => settled(), reject: () => settled() });
+      worker.postMessage({ id, configPath: served.file, env: {}, adopt: served } satisfies LoadRequest);
+    });
+  }
+
+  /** `served`: the configuration served now; what did not change since is returned as its own objects. */
+  async load(configPath: string, env: Environment, served?: GatewayConfig): Promise<LoadResult> {
+    // A first reload waits for the adoption (see prepare), which it would otherwise run beside.
+    await this.#adopting;
+    const worker = this.#worker ?? this.#start();
+    const id = this.#next++;
+    const base = served && this.#tokens.get(served);
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { base: base === undefined ? undefined : served, resolve, reject });
       // process.env is not cloneable as such: send its entries.
-      worker.postMessage({ id, configPath, env: { ...env } } satisfies LoadRequest);
+      worker.postMessage({ id, configPath, env: { ...env }, ...(base === undefined ? {} : { base }) } satisfies LoadRequest);
     });
   }
 
@@ -55,13 +81,26 @@ export class WorkerConfigLoader {
 
   #start(): Worker {
     const worker = startWorker();
+    // A new worker holds none of the configurations the last one sent (and counts tokens from 1).
+    this.#tokens = new WeakMap();
     worker.unref();
     worker.on('message', (response: LoadResponse) => {
       const pending = this.#pending.get(response.id);
       this.#pending.delete(response.id);
       if (!pending) return;
-      if ('error' in response) pending.reject(new Error(response.error));
-      else pending.resolve(reviveResult(response.result));
+      if ('adopted' in response) {
+        if (pending.base) this.#tokens.set(pending.base, response.adopted);
+        return pending.resolve({ diagnostics: [] });
+      }
+      if ('error' in response) return pending.reject(new Error(response.error));
+      if (!response.delta) return pending.resolve({ diagnostics: response.diagnostics });
+      try {
+        const config = applyDelta(response.delta, response.base === undefined ? undefined : pending.base);
+        this.#tokens.set(config, response.token);
+        pending.resolve({ config, diagnostics: response.diagnostics });
+      } catch (error) {
+        pending.reject(error as Error);
+      }
     });
     const fail = (error: Error) => {
       if (this.#worker === worker) this.#worker = undefined;
@@ -73,25 +112,4 @@ export class WorkerConfigLoader {
     this.#worker = worker;
     return worker;
   }
-}
-
-const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-
-function reviveResult(result: LoadResult): LoadResult {
-  return result.config ? { config: reviveConfig(result.config), diagnostics: result.diagnostics } : result;
-}
-
-/**
- * A compiled configuration that crossed a thread or process boundary (structured clone, or the
- * workers' IPC): its byte buffers Buffers again, and deep-frozen as compile leaves it.
- */
-export function reviveConfig(config: GatewayConfig): GatewayConfig {
-  const credentials = config.listen.https?.credentials;
-  if (credentials) {
-    const writable = credentials as { -readonly [K in keyof ListenerCredentials]: unknown } & Record<string, unknown>;
-    for (const key of ['cert', 'key', 'pfx'] as const) {
-      if (writable[key] instanceof Uint8Array && !Buffer.isBuffer(writable[key])) writable[key] = toBuffer(writable[key]);
-    }
-  }
-  return deepFreeze(config);
 }

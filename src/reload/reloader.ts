@@ -10,9 +10,9 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { Environment } from '../config/interpolate.js';
-import { changeSummary, diffConfigs } from '../config/diff.js';
+import { changeSummary, diffCompiled } from '../config/diff.js';
 import type { ConfigChanges } from '../config/diff.js';
-import { inventoryDigestOf, summarizeConfig } from '../config/summary.js';
+import { inventoryDigestOf } from '../config/summary.js';
 import { formatAddress } from '../config/address.js';
 import { locateInConfig } from '../config/load.js';
 import type { GatewayConfig, ListenAddress } from '../config/types.js';
@@ -97,7 +97,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
       onLost: (message, details) => options.logger.warn(details, message),
       onBack: (message, details) => options.logger.info(details, message),
     });
-    this.#loader.prepare();
+    this.#loader.prepare(options.holder.current.config);
   }
 
   /** Starts watching the configuration and certificates of the running snapshot. */
@@ -162,11 +162,11 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
     const current = holder.current;
     let outcome: ReloadOutcome;
     try {
-      const { config, diagnostics } = await this.#loader.load(this.#options.configPath, this.#options.env);
+      const { config, diagnostics } = await this.#loader.load(this.#options.configPath, this.#options.env, current.config);
       const refused = config ? [...restartRequired(current.config, config, { workersFromFlag: this.#options.workersFromFlag === true }), ...(await withdrawnCertificates(current.config, config))] : [];
       if (!config || hasErrors(diagnostics) || refused.length > 0) {
         outcome = { kind: 'rejected', reason, diagnostics: [...diagnostics, ...refused], durationMs: elapsed() };
-      } else if (config.revision === current.config.revision && inventoryDigestOf(config.inventory) === inventoryDigestOf(current.config.inventory)) {
+      } else if (config.revision === current.config.revision && sameInventory(current.config, config)) {
         outcome = { kind: 'unchanged', reason, durationMs: elapsed() };
       } else {
         outcome = await this.#apply(current, config, diagnostics, reason, elapsed);
@@ -254,7 +254,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
       reason,
       generation: next.generation,
       revision: config.revision,
-      changes: diffConfigs(summarizeConfig(current.config), summarizeConfig(config)),
+      changes: diffCompiled(current.config, config),
       pools: { kept: next.pools.size - opened.length, opened: opened.length, retired },
       diagnostics: notes,
       durationMs: elapsed(),
@@ -323,4 +323,10 @@ export async function withdrawnCertificates(running: GatewayConfig, next: Gatewa
     });
   }
   return out;
+}
+
+/** The same files in the certificates folder: the same objects (see config/delta.ts), or the same digest. */
+function sameInventory(a: GatewayConfig, b: GatewayConfig): boolean {
+  if (a.inventory.length === b.inventory.length && a.inventory.every((file, i) => file === b.inventory[i])) return true;
+  return inventoryDigestOf(a.inventory) === inventoryDigestOf(b.inventory);
 }

@@ -108,11 +108,25 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
 
   const endpoints = new Map<string, EndpointRuntime>();
   const sandboxHeader = config.routing.sandboxHeader.toLowerCase();
+  // An API whose configuration is the previous snapshot's own object (a reload shares what did
+  // not change: see config/delta.ts) keeps its runtime, so that a reload costs what changed.
+  const kept = previous && previous.sandboxHeader === sandboxHeader ? new Map(previous.apis.map((api) => [api.config, api])) : undefined;
+  const register = (runtime: EndpointRuntime): EndpointRuntime => {
+    endpoints.set(runtime.config.name, runtime);
+    if (runtime.pool) pools.set(runtime.poolKey, runtime.pool);
+    return runtime;
+  };
   const apis = config.apis.map((apiConfig): ApiRuntime => {
+    const reused = kept?.get(apiConfig);
+    if (reused && [reused.production, reused.sandbox].every((e) => !e?.pool || !(e.pool.closed || e.pool.destroyed))) {
+      register(reused.production);
+      if (reused.sandbox) register(reused.sandbox);
+      return reused;
+    }
     const endpoint = (endpointConfig: EndpointConfig): EndpointRuntime => {
       const poolKey = poolKeyOf(endpointConfig);
       const hostHeader = new URL(endpointConfig.url).host;
-      const runtime: EndpointRuntime = {
+      return register({
         config: endpointConfig,
         apiConfig,
         poolKey,
@@ -121,9 +135,7 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
         logLabels: labelsOf(apiConfig.name, apiConfig.version, endpointConfig.role),
         headerPlan: { headers: endpointConfig.headers, hostHeader, sandboxHeader },
         observerSlot: { value: undefined },
-      };
-      endpoints.set(endpointConfig.name, runtime);
-      return runtime;
+      });
     };
     return {
       config: apiConfig,

@@ -10,6 +10,7 @@ import { writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import { encodeDelta } from '../config/delta.js';
 import { destinationOf } from '../log.js';
 import type { Logger } from '../log.js';
 import type { ReloadParticipants } from '../reload/reloader.js';
@@ -153,7 +154,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
   async prepare(next: Snapshot): Promise<string | undefined> {
     const id = ++this.#prepareId;
     this.#deciding = new Promise((resolve) => (this.#decided = resolve));
-    const message: ToWorker = { type: 'prepare', id, config: next.config, generation: next.generation };
+    const { current } = this.#options.holder;
+    const message: ToWorker = { type: 'prepare', id, config: encodeDelta(next.config, current.config), base: current.generation, generation: next.generation };
     const replies = await Promise.all(
       this.#slots.map(async (slot): Promise<string | undefined> => {
         const running = slot.running;
@@ -294,7 +296,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
       const onMessage = (message: FromWorker): void => {
         if (message.type === 'hello') {
           const { current } = holder;
-          this.#send(running, { type: 'boot', config: current.config, generation: current.generation, logging, reusePort: this.balancing === 'reuseport' });
+          this.#send(running, { type: 'boot', config: encodeDelta(current.config), generation: current.generation, logging, reusePort: this.balancing === 'reuseport' });
         } else if (message.type === 'listening') {
           clearTimeout(timer);
           running.state = 'serving';

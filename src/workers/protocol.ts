@@ -2,7 +2,7 @@
 // 'advanced' serialization: buffers and maps cross as they are). Each request that expects an
 // answer carries an id, which the answer repeats. See docs/operations.md, "Workers".
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
-import type { GatewayConfig } from '../config/types.js';
+import type { ConfigDelta } from '../config/delta.js';
 
 /** How a worker logs: what the primary was told on its command line, decided once for all. */
 export interface WorkerLogging {
@@ -12,10 +12,13 @@ export interface WorkerLogging {
 }
 
 export type ToWorker =
-  /** Start serving `config` as `generation`: open the snapshot, bind the listeners. */
-  | { readonly type: 'boot'; readonly config: GatewayConfig; readonly generation: number; readonly logging: WorkerLogging; readonly reusePort: boolean }
-  /** Open the snapshot of `config` beside the running one; answer prepared or failed. */
-  | { readonly type: 'prepare'; readonly id: number; readonly config: GatewayConfig; readonly generation: number }
+  /** Start serving `config` (whole) as `generation`: open the snapshot, bind the listeners. */
+  | { readonly type: 'boot'; readonly config: ConfigDelta; readonly generation: number; readonly logging: WorkerLogging; readonly reusePort: boolean }
+  /**
+   * Open the snapshot of `config` beside the running one; answer prepared or failed. `config` is
+   * sent as changes to the configuration of generation `base`, the one every worker serves.
+   */
+  | { readonly type: 'prepare'; readonly id: number; readonly config: ConfigDelta; readonly base: number; readonly generation: number }
   /** Serve the snapshot prepared under `id` from now on. */
   | { readonly type: 'commit'; readonly id: number }
   /** Drop the snapshot prepared under `id`. */

@@ -8,14 +8,13 @@
 import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { GatewayMetrics } from '../admin/metrics.js';
-import type { GatewayConfig } from '../config/types.js';
+import { applyDelta } from '../config/delta.js';
 import { ListenError, Listeners } from '../listeners.js';
 import { createLogger } from '../log.js';
 import type { Logger } from '../log.js';
 import { AccessLog, AccessLogError } from '../proxy/access-log.js';
 import { createProxyHandler } from '../proxy/handler.js';
 import { openTracing } from '../proxy/tracing.js';
-import { reviveConfig } from '../reload/config-loader.js';
 import { SnapshotHolder } from '../snapshot/holder.js';
 import { openSnapshot, retireSnapshot } from '../snapshot/snapshot.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
@@ -73,7 +72,7 @@ class Worker {
   static async boot(number: number, message: ToWorker & { type: 'boot' }, exit: (code: number) => void): Promise<Worker | undefined> {
     const { logging } = message;
     const logger = createLogger({ pretty: logging.pretty, color: logging.color, level: logging.level, worker: number });
-    const config = reviveConfig(message.config);
+    const config = applyDelta(message.config);
     let accessLog: AccessLog;
     try {
       accessLog = new AccessLog(logger, config.accessLog);
@@ -111,7 +110,7 @@ class Worker {
   async handle(message: ToWorker): Promise<void> {
     switch (message.type) {
       case 'prepare':
-        return this.#prepare(message.id, message.config, message.generation);
+        return this.#prepare(message);
       case 'commit':
         return this.#commit(message.id);
       case 'discard':
@@ -134,11 +133,13 @@ class Worker {
     }
   }
 
-  #prepare(id: number, config: GatewayConfig, generation: number): void {
+  #prepare({ id, config, base, generation }: ToWorker & { type: 'prepare' }): void {
     if (this.#stopping) return send({ type: 'prepare-failed', id, message: 'it is stopping' });
+    const { current } = this.holder;
+    if (current.generation !== base) return send({ type: 'prepare-failed', id, message: `it serves generation ${current.generation}, not ${base} which the changes were sent against` });
     try {
       this.#drop();
-      this.#prepared = { id, snapshot: openSnapshot(reviveConfig(config), generation, this.holder.current) };
+      this.#prepared = { id, snapshot: openSnapshot(applyDelta(config, current.config), generation, current) };
       send({ type: 'prepared', id });
     } catch (error) {
       send({ type: 'prepare-failed', id, message: (error as Error).message });
