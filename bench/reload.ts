@@ -61,6 +61,38 @@ function certificate(cn: string, isCA: boolean, sans: string[] = []): forge.pki.
   return cert;
 }
 
+/**
+ * The certificates of a run: made with node-forge (about 25 ms each) and kept in the system's
+ * temporary folder by API count, so that a second run (and one at 5,000 APIs) starts at once.
+ */
+const CERT_CACHE = path.join(os.tmpdir(), `gatehouse-bench-reload-certs-${API_COUNT}.json`);
+interface BenchCertificates {
+  readonly files: Record<string, string>;
+  readonly rotated: string[];
+  readonly backendCert: string;
+  readonly backendKey: string;
+  readonly cached?: boolean;
+}
+
+function makeCertificates(): BenchCertificates {
+  try {
+    return { ...(JSON.parse(readFileSync(CERT_CACHE, 'utf8')) as BenchCertificates), cached: true };
+  } catch {
+    // Not made yet.
+  }
+  const files: Record<string, string> = { 'ca.crt': forge.pki.certificateToPem(certificate('Bench Reload CA', true)) };
+  for (let i = 1; i < API_COUNT; i++) files[`cert${i}.crt`] = forge.pki.certificateToPem(certificate(`api${i}.bench`, false, ['127.0.0.1']));
+  const made: BenchCertificates = {
+    files,
+    // Two versions of the last API's certificate, for reloads caused by a certificate alone.
+    rotated: [1, 2].map(() => forge.pki.certificateToPem(certificate(`api${API_COUNT - 1}.bench`, false, ['127.0.0.1']))),
+    backendCert: forge.pki.certificateToPem(certificate('backend', false, ['127.0.0.1'])),
+    backendKey: forge.pki.privateKeyToPem(leafKey),
+  };
+  writeFileSync(CERT_CACHE, JSON.stringify(made));
+  return made;
+}
+
 function configText(port: number, variant: number): string {
   const lines = ['version: 1', 'listen: { http: "127.0.0.1:0" }', 'admin: { address: "127.0.0.1:0" }', 'reload: { interval: 10m }', 'apis:'];
   for (let i = 0; i < API_COUNT; i++) {
@@ -95,15 +127,12 @@ async function main(): Promise<void> {
   mkdirSync(path.join(work, 'certs'));
 
   let started = performance.now();
-  const caPem = forge.pki.certificateToPem(certificate('Bench Reload CA', true));
-  writeFileSync(path.join(work, 'certs', 'ca.crt'), caPem);
-  for (let i = 1; i < API_COUNT; i++) writeFileSync(path.join(work, 'certs', `cert${i}.crt`), forge.pki.certificateToPem(certificate(`api${i}.bench`, false, ['127.0.0.1'])));
-  // Two versions of the last API's certificate, for reloads caused by a certificate alone.
-  const rotated = [1, 2].map(() => forge.pki.certificateToPem(certificate(`api${API_COUNT - 1}.bench`, false, ['127.0.0.1'])));
-  const backendCert = forge.pki.certificateToPem(certificate('backend', false, ['127.0.0.1']));
-  console.log(`setup: ${API_COUNT} certificates made in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const pki = makeCertificates();
+  for (const [name, pem] of Object.entries(pki.files)) writeFileSync(path.join(work, 'certs', name), pem);
+  const { rotated, backendCert, backendKey } = pki;
+  console.log(`setup: ${API_COUNT} certificates ${pki.cached ? 'reused from' : 'made and kept in'} ${CERT_CACHE} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
-  const backend = https.createServer({ cert: backendCert, key: forge.pki.privateKeyToPem(leafKey), keepAliveTimeout: 60_000 }, (req, res) => {
+  const backend = https.createServer({ cert: backendCert, key: backendKey, keepAliveTimeout: 60_000 }, (req, res) => {
     req.resume();
     req.on('end', () => res.end('{"ok":true}'));
   });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { expiryState } from '../certs/expiry.js';
 import { checkKeyPermissions, checkListenerFiles } from '../certs/listener.js';
 import type { ListenerFiles } from '../certs/listener.js';
-import { certificateLabel, parseCertificateFile } from '../certs/parse.js';
+import { certificateLabel, forgetUnusedCertificates, parseCertificateFile } from '../certs/parse.js';
 import type { CertificateDirectory } from '../certs/read.js';
 import type { CertificateFile } from '../certs/types.js';
 import { plural } from '../text.js';
@@ -197,6 +197,7 @@ function compileCertificateFiles(input: CompileInput): CompiledFiles {
     });
     byAlias.set(file.alias, list);
   }
+  forgetUnusedCertificates();
   return { byAlias, failures, withPrivateKey };
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import t from 'tap';
-import { parseCertificateBytes, splitSubjectAltNames } from '../../src/certs/parse.js';
+import { forgetUnusedCertificates, parseCertificateBytes, parseCertificateFile, splitSubjectAltNames } from '../../src/certs/parse.js';
 import { createCA, daysFromNow, issue } from '../helpers/pki.js';
 
 const ca = createCA('Parse Test CA');
@@ -85,4 +85,16 @@ t.test('files that are not certificates, each with its reason', async (t) => {
 t.test("splitSubjectAltNames honours Node's quoting of values with commas", async (t) => {
   t.same(splitSubjectAltNames('DNS:a.com, DNS:"b, c.com", IP Address:::1'), ['DNS:a.com', 'DNS:"b, c.com"', 'IP Address:::1']);
   t.same(splitSubjectAltNames(undefined), []);
+});
+
+t.test('a parsed file is kept from one read of the folder to the next, however many files it holds; one read without it forgets it', async (t) => {
+  const other = issue({ cn: 'other.example.test', issuer: ca });
+  const first = parseCertificateFile(Buffer.from(leaf.certPem)).parsed;
+  t.equal(parseCertificateFile(Buffer.from(leaf.certPem)).parsed, first, 'the same bytes: the same parse, not a new one');
+  forgetUnusedCertificates(); // a read of the folder that held it ends
+  t.equal(parseCertificateFile(Buffer.from(leaf.certPem)).parsed, first, 'the next read finds it parsed');
+  forgetUnusedCertificates();
+  parseCertificateFile(Buffer.from(other.certPem));
+  forgetUnusedCertificates(); // a read without it (the file was replaced)
+  t.not(parseCertificateFile(Buffer.from(leaf.certPem)).parsed, first, 'forgotten: parsed again');
 });
