@@ -15,6 +15,7 @@ import { compileConfig } from './compile.js';
 import { interpolate } from './interpolate.js';
 import type { Environment } from './interpolate.js';
 import { formatOf, parseConfigText } from './parse.js';
+import { YamlPieceCache } from './yaml-chunks.js';
 import { Reporter } from './reporter.js';
 import { SourceMap } from './source-map.js';
 import type { Position } from './source-map.js';
@@ -68,6 +69,8 @@ interface ValidatedDocument {
  * fixed for the life of the cache.
  */
 export class DocumentCache {
+  /** The pieces of YAML parsed before: an edited file is parsed again piece by piece (yaml-chunks.ts). */
+  readonly pieces = new YamlPieceCache();
   #sha256: string | undefined;
   #entry: ValidatedDocument | undefined;
 
@@ -90,7 +93,7 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
   const configSha256 = createHash('sha256').update(read.bytes).digest('hex');
   let validated = options.cache?.get(configSha256);
   if (!validated) {
-    validated = validateDocument(file, read.bytes.toString('utf8'), options.env);
+    validated = validateDocument(file, read.bytes.toString('utf8'), options.env, options.cache?.pieces);
     if (validated.document) options.cache?.set(configSha256, validated);
   }
   const { document } = validated;
@@ -119,8 +122,8 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
 }
 
 /** Parse → ${VAR} → schema → rules: the stages that depend on the configuration file only. */
-function validateDocument(file: string, text: string, env: Environment): ValidatedDocument {
-  const parsed = parseConfigText(text, file, formatOf(file));
+function validateDocument(file: string, text: string, env: Environment, pieces?: YamlPieceCache): ValidatedDocument {
+  const parsed = parseConfigText(text, file, formatOf(file), pieces);
   if (!parsed.ok) return { data: undefined, sourceMap: new SourceMap(), diagnostics: parsed.diagnostics };
 
   const expanded = interpolate(parsed.data, env);

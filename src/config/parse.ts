@@ -10,6 +10,8 @@ import type { Diagnostic } from '../diagnostics.js';
 import { SourceMap, childPointer, toPointer } from './source-map.js';
 import type { PathSegment, Position } from './source-map.js';
 import { syntaxError, yamlDiagnostics, yamlMessage } from './yaml-errors.js';
+import { itemNode, parseInPieces, positionIn } from './yaml-chunks.js';
+import type { YamlPieceCache } from './yaml-chunks.js';
 
 export type ConfigFormat = 'yaml' | 'toml';
 
@@ -22,11 +24,40 @@ export function formatOf(file: string): ConfigFormat {
   return file.toLowerCase().endsWith('.toml') ? 'toml' : 'yaml';
 }
 
-export function parseConfigText(text: string, file: string, format: ConfigFormat = formatOf(file)): ParseResult {
-  return format === 'toml' ? parseToml(text, file) : parseYaml(text, file);
+/**
+ * `pieces`: for a file parsed again and again (reloads), the pieces of YAML parsed before, so
+ * that an edit costs the pieces it changed (see yaml-chunks.ts). The data is then shared with
+ * earlier loads and frozen: the stages after parsing copy it (interpolate builds a new tree).
+ */
+export function parseConfigText(text: string, file: string, format: ConfigFormat = formatOf(file), pieces?: YamlPieceCache): ParseResult {
+  if (format === 'toml') return parseToml(text, file);
+  if (pieces) {
+    const parsed = parseYamlInPieces(text, pieces);
+    pieces.rotate();
+    if (parsed) return parsed;
+  }
+  return parseYaml(text, file);
 }
 
 // ---------------------------------------------------------------- YAML
+
+function parseYamlInPieces(text: string, pieces: YamlPieceCache): ParseResult | undefined {
+  const parsed = parseInPieces(text, pieces);
+  if (!parsed) return undefined;
+  const sourceMap = new SourceMap((map) => {
+    const first = parsed.items[0];
+    // The list is where its first item is, as in a file parsed whole.
+    if (first) map.set('/apis', { value: positionIn(first, (first.piece.doc.contents as YamlNode).range![0]) });
+    const { rest } = parsed;
+    const restContents = rest.piece.doc.contents;
+    // The rest's `apis:` is empty (its items are the other pieces): its key only.
+    if (restContents) walkYaml(rest.piece.doc, restContents, '', map, rest.piece.text, (offset) => positionIn(rest, offset), 0, '/apis');
+    parsed.items.forEach((item, index) => {
+      walkYaml(item.piece.doc, itemNode(item), childPointer('/apis', index), map, item.piece.text, (offset) => positionIn(item, offset), 1);
+    });
+  });
+  return { ok: true, data: parsed.data, sourceMap };
+}
 
 function parseYaml(text: string, file: string): ParseResult {
   const lineCounter = new LineCounter();
@@ -60,6 +91,7 @@ function walkYaml(
   text: string,
   at: (offset: number) => Position,
   depth: number,
+  keyOnly?: string,
 ): void {
   if (depth > 64) return; // aliases can nest; positions deeper than this add nothing
   const range = node.range;
@@ -79,7 +111,7 @@ function walkYaml(
       }
       const child = childPointer(pointer, isScalar(key) ? String(key.value) : String(key));
       map.set(child, { key: key?.range ? at(key.range[0]) : undefined });
-      if (value) walkYaml(doc, value, child, map, text, at, depth + 1);
+      if (value && child !== keyOnly) walkYaml(doc, value, child, map, text, at, depth + 1);
     }
   } else if (isSeq(node)) {
     node.items.forEach((item, index) => {
