@@ -25,7 +25,6 @@ import { openSnapshot, retireSnapshot } from '../snapshot/snapshot.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { WorkerConfigLoader } from './config-loader.js';
 import { preflight } from './preflight.js';
-import { ConfigWatcher } from './watch.js';
 
 export type ReloadOutcome =
   | {
@@ -75,8 +74,7 @@ interface ReloaderEvents {
 
 export class Reloader extends EventEmitter<ReloaderEvents> {
   readonly #options: ReloaderOptions;
-  readonly #watcher: ConfigWatcher;
-  readonly #loader = new WorkerConfigLoader();
+  readonly #loader: WorkerConfigLoader;
   #pending = false;
   #timer: NodeJS.Timeout | undefined;
   #queued: Promise<ReloadOutcome> | undefined;
@@ -91,7 +89,8 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
   constructor(options: ReloaderOptions) {
     super();
     this.#options = options;
-    this.#watcher = new ConfigWatcher({
+    // The watcher runs in the reload's worker thread with the loads (see config-loader.ts).
+    this.#loader = new WorkerConfigLoader({
       onChange: () => this.changed(),
       onError: (error) => options.logger.error({ err: error.message }, 'file watcher error: changes may be missed until the next SIGHUP or POST /reload'),
       onLost: (message, details) => options.logger.warn(details, message),
@@ -102,7 +101,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
 
   /** Starts watching the configuration and certificates of the running snapshot. */
   async start(): Promise<void> {
-    await this.#watcher.watch(this.#targets(this.#options.holder.current.config));
+    await this.#loader.watch(this.#targets(this.#options.holder.current.config));
   }
 
   /** A watched file changed: reload at the next interval boundary. */
@@ -136,7 +135,6 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
-    await this.#watcher.close();
     await this.#running?.catch(() => undefined);
     await this.#loader.close();
   }
@@ -243,7 +241,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
 
     holder.swap(next);
     participants?.commit(next);
-    await this.#watcher.watch(this.#targets(config));
+    await this.#loader.watch(this.#targets(config));
     const retired = [...current.pools.keys()].filter((key) => !next.pools.has(key)).length;
     void retireSnapshot(current, next, config.listen.shutdownTimeoutMs).then(() => {
       if (retired > 0) logger.info({ generation: current.generation, pools: retired }, 'retired pools closed');

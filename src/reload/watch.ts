@@ -21,6 +21,10 @@
 // - the configuration file deleted and written again later: `unlink`, then nothing; deleted and
 //   re-created at once (git checkout), the new file often gets the freed inode number, chokidar
 //   takes it for the same file and keeps watching the deleted one.
+// - a second `change` of a file within 50 ms of the first is dropped (chokidar's throttle, with
+//   no trailing event): a file saved twice quickly, the second time after a reload read the first,
+//   would be served stale until its next change. So every `change` is repeated once that window
+//   is over (a reload of unchanged files swaps nothing).
 // So once a second this module looks at each target itself (stat + access: a few system calls)
 // and re-creates the chokidar watch when one is back, has another identity (device, inode, birth
 // time: a reused inode number is born later), or was dropped by chokidar; then it calls onChange,
@@ -50,6 +54,9 @@ export interface WatchCallbacks {
   onBack(message: string, details: { readonly path: string }): void;
 }
 
+/** chokidar drops a file's `change` events for this long after one (FSWatcher._throttle). */
+const CHOKIDAR_CHANGE_THROTTLE_MS = 50;
+
 /** How often the targets are looked at: quick enough for a person at a shell, and a few system calls each time. */
 export const CHECK_INTERVAL_MS = 1_000;
 
@@ -71,6 +78,8 @@ export class ConfigWatcher {
   #targets: WatchTargets | undefined;
   #watched: Target[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** By path: the repeat of a `change`, after chokidar's throttle (see the top of this file). */
+  readonly #repeats = new Map<string, NodeJS.Timeout>();
   /** watch(), close() and the periodic check run one at a time, in order. */
   #queue: Promise<void> = Promise.resolve();
 
@@ -118,15 +127,28 @@ export class ConfigWatcher {
         for (const target of this.#watched) if (target.path === file) target.dropped = true;
       }
       this.#callbacks.onChange(file);
+      if (event === 'change') this.#repeatChange(file);
     });
     watcher.on('error', (error) => this.#callbacks.onError(error as Error));
     this.#watcher = watcher;
     await new Promise<void>((resolve) => watcher.once('ready', resolve));
   }
 
+  #repeatChange(file: string): void {
+    clearTimeout(this.#repeats.get(file));
+    const repeat = setTimeout(() => {
+      this.#repeats.delete(file);
+      this.#callbacks.onChange(file);
+    }, CHOKIDAR_CHANGE_THROTTLE_MS + 20);
+    repeat.unref();
+    this.#repeats.set(file, repeat);
+  }
+
   async #stop(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    for (const repeat of this.#repeats.values()) clearTimeout(repeat);
+    this.#repeats.clear();
     this.#targets = undefined;
     this.#watched = [];
     await this.#closeWatcher();

@@ -184,3 +184,15 @@ t.test('the configuration file deleted and re-created at once (as git checkout d
   writeFileSync(file, config(api('Three', backend.url)));
   t.equal(await statusOnce200(`${gw.url}/three/v1/`), 200, 'a later in-place edit is served');
 });
+
+t.test('a file saved again right after a reload read it (within chokidar 50 ms throttle of its change events) is served', async (t) => {
+  const backend = await startBackend(t);
+  const gw = await startTestGateway(t, config(api('First', backend.url)));
+  const file = path.join(gw.dir, 'gateway.yaml');
+  // The second save happens as soon as the first is applied: typically well within 50 ms of the
+  // change event that caused it, when chokidar drops further change events of the same file.
+  gw.gateway.reloader.once('applied', () => writeFileSync(file, config(api('Second', backend.url))));
+  writeFileSync(file, config(api('First', backend.url) + api('Extra', backend.url)));
+  t.equal(await statusOnce200(`${gw.url}/second/v1/`), 200, 'the second save is served');
+  t.equal((await request(`${gw.url}/extra/v1/`)).status, 404, 'and the first is replaced');
+});
