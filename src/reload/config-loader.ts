@@ -97,7 +97,9 @@ export class WorkerConfigLoader {
   /** Watches `targets` (see watch.ts), in the worker; resolves once watching. */
   async watch(targets: WatchTargets): Promise<void> {
     this.#targets = targets;
-    await this.#ask({ type: 'watch', targets });
+    const answer = await this.#ask({ type: 'watch', targets });
+    // Said, not thrown: the files are looked at again once a second (watch.ts) and a reload follows.
+    if (answer.type === 'failed') this.#watchCallbacks.onError(new Error(answer.error));
   }
 
   async close(): Promise<void> {
