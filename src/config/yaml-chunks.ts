@@ -44,7 +44,9 @@ export class YamlPieceCache {
 
   /** The piece parsed, or null when it does not parse plainly (then the whole file is parsed). */
   get(text: string): ParsedPiece | null {
-    let piece = this.#now.get(text) ?? this.#before.get(text);
+    // null is kept too (a piece that does not parse plainly): `=== undefined`, not `??`, tells it from absent.
+    let piece = this.#now.get(text);
+    if (piece === undefined) piece = this.#before.get(text);
     if (piece === undefined) piece = parsePiece(text);
     this.#now.set(text, piece);
     return piece;
