@@ -1,15 +1,16 @@
 // The reload benchmark: the cost of building and swapping a snapshot of 1,000 APIs with 1,000
 // certificates, and what requests see while reloads happen under load.
 //
-//   npm run bench:reload [-- --apis 1000 --reloads 20 --duration 10]
+//   npm run bench:reload [-- --apis 1000 --reloads 20 --duration 10 --workers 2 --in-process --profile DIR]
 //
 // 1. In this process: load (read, parse, validate, compile 1,000 certificate files) and open the
 //    first snapshot (1,000 new pools); then reloads that each change one API in the file, and
 //    reloads that each replace one certificate file, timed end to end (the same Reloader the
 //    gateway runs, from reading the files to the swap), with heap and RSS.
-// 2. `gatehouse run` in a child process under autocannon load on one API, first without reloads,
-//    then with a reload every 500 ms (SIGHUP after a one-API edit): latency and errors side by
-//    side, and the reload durations the gateway logged.
+// 2. `gatehouse run` in a child process (`--workers N` for N worker processes) under autocannon
+//    load on one API, first without reloads, then with a reload every 500 ms (SIGHUP after a
+//    one-API edit or a certificate drop, in turn): latency and failed requests side by side, and
+//    the reload durations the gateway logged.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -35,11 +36,16 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     // Part 1 only: no child gateway under load.
     'in-process': { type: 'boolean', default: false },
+    // Part 2 only: the child gateway's listen.workers (1: a single process).
+    workers: { type: 'string', default: '1' },
+    // Part 2 only: CPU profiles of the child gateway (and its workers, and threads) into this folder.
+    profile: { type: 'string' },
   },
 });
 const API_COUNT = Number(values.apis);
 const RELOADS = Number(values.reloads);
 const DURATION = Number(values.duration);
+const WORKERS = Number(values.workers);
 const MiB = 1024 * 1024;
 
 // ------------------------------------------------------------------ certificates
@@ -206,7 +212,7 @@ async function main(): Promise<void> {
   writeFileSync(file, configText(port, 0));
   const output = path.join(work, 'gateway.log');
   const fd = openSync(output, 'w');
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'gatehouse.js'), 'run', '-c', file], { stdio: ['ignore', fd, 'inherit'] });
+  const child = spawn(process.execPath, [...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []), path.join(ROOT, 'bin', 'gatehouse.js'), 'run', '-c', file, '--workers', String(WORKERS)], { stdio: ['ignore', fd, 'inherit'] });
   closeSync(fd);
   process.on('exit', () => child.kill('SIGKILL'));
   let gatewayPort: number | undefined;
@@ -218,29 +224,63 @@ async function main(): Promise<void> {
   const run = (seconds: number) => autocannon({ url, connections: 32, duration: seconds });
   await run(3);
   const quiet = await run(DURATION);
+  interface Applied {
+    readonly durationMs: number;
+    readonly stepsMs: Record<'loaded' | 'opened' | 'prepared' | 'swapped', number>;
+    readonly changes: { readonly certificates: { readonly changed: readonly string[] } };
+  }
+  const appliedSoFar = () =>
+    readFileSync(output, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"configuration applied"'))
+      .map((l) => JSON.parse(l) as Applied);
   let variant = 0;
-  const timer = setInterval(() => {
-    writeFileSync(file, configText(port, ++variant));
+  let rotation = 0;
+  /** One API edited in the file, or one certificate file replaced; then SIGHUP. */
+  const change = (kind: 'edit' | 'certificate') => {
+    if (kind === 'edit') writeFileSync(file, configText(port, ++variant));
+    else writeFileSync(path.join(work, 'certs', `cert${API_COUNT - 1}.crt`), rotated[++rotation % 2]!);
     child.kill('SIGHUP');
-  }, 500);
+  };
+  // Every 0.5 s a reload: an edit and a certificate drop in turn.
+  const timer = setInterval(() => change(variant <= rotation ? 'edit' : 'certificate'), 500);
   const busy = await run(DURATION);
   clearInterval(timer);
   await new Promise((r) => setTimeout(r, 1_500));
-  const applied = readFileSync(output, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"configuration applied"'))
-    .map((l) => (JSON.parse(l) as { durationMs: number }).durationMs);
-  const rssKb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
+  const underLoad = appliedSoFar().slice(1); // the first ran in a worker thread that had just started
+  const byKind = (list: readonly Applied[], certificate: boolean) => list.filter((a) => a.changes.certificates.changed.length > 0 === certificate).map((a) => a.durationMs);
+  // Then reloads with no load, one at a time: what a reload itself costs (with workers: the
+  // preparation by every worker and the swap), not what it waits for behind requests.
+  const idle: Applied[] = [];
+  for (let i = 0; i < 2 * Math.min(RELOADS, 10); i++) {
+    const before = appliedSoFar().length;
+    change(i % 2 ? 'certificate' : 'edit');
+    let after: Applied[];
+    while ((after = appliedSoFar()).length === before) await new Promise((r) => setTimeout(r, 20));
+    idle.push(after[after.length - 1]!);
+  }
+  // Peak RSS of the gateway: the process, and with workers each worker process beside it.
+  const pids = [child.pid!, ...readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)];
+  const peakMiB = pids.map((pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024);
+  // Let it drain and exit (and write its profiles) before this process exits and kills it.
+  const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
 
   const line = (name: string, r: autocannon.Result) =>
     `${name.padEnd(16)} ${r.requests.average.toFixed(0).padStart(6)} req/s   p50 ${String(r.latency.p50).padStart(3)} ms   p99 ${String(r.latency.p99).padStart(4)} ms   max ${String(r.latency.max).padStart(5)} ms   errors ${r.errors + r.timeouts}   non-2xx ${r.non2xx}`;
-  console.log(`\nunder load (32 connections on one API of ${API_COUNT}, ${DURATION} s each):`);
+  const failed = (r: autocannon.Result) => r.errors + r.timeouts + r.non2xx;
+  console.log(`\nunder load (${WORKERS === 1 ? 'one process' : `${WORKERS} workers`}, 32 connections on one API of ${API_COUNT}, ${DURATION} s each):`);
   console.log(line('no reloads', quiet));
   console.log(line('reload every 0.5s', busy));
-  console.log(
-    `reloads applied during the load: ${applied.length}; the first ${applied[0]!.toFixed(0)} ms (cold worker), then median ${percentile(applied.slice(1), 50).toFixed(0)} ms, max ${Math.max(...applied.slice(1)).toFixed(0)} ms; gateway peak RSS ${(Number(rssKb) / 1024).toFixed(0)} MiB`,
-  );
+  console.log(`failed requests: ${failed(quiet)} of ${quiet.requests.total} without reloads, ${failed(busy)} of ${busy.requests.total} with reloads`);
+  const timing = (list: number[]) => (list.length ? `median ${percentile(list, 50).toFixed(0)} ms, max ${Math.max(...list).toFixed(0)} ms` : 'none');
+  console.log(`reloads applied during the load (after the first): ${byKind(underLoad, false).length} one-API edits, ${timing(byKind(underLoad, false))}; ${byKind(underLoad, true).length} certificate drops, ${timing(byKind(underLoad, true))}`);
+  console.log(`reloads applied one at a time with no load: ${byKind(idle, false).length} one-API edits, ${timing(byKind(idle, false))}; ${byKind(idle, true).length} certificate drops, ${timing(byKind(idle, true))}`);
+  const steps = (list: readonly Applied[]) =>
+    (['loaded', 'opened', 'prepared', 'swapped'] as const).map((step) => `${step} ${percentile(list.map((a) => a.stepsMs[step]), 50).toFixed(0)}`).join(', ');
+  console.log(`  median time at the end of each step (ms from the start): edits ${steps(idle.filter((a) => a.changes.certificates.changed.length === 0))}; certificate drops ${steps(idle.filter((a) => a.changes.certificates.changed.length > 0))}`);
+  console.log(`gateway peak RSS: ${peakMiB.map((m) => m.toFixed(0)).join(' + ')} MiB${pids.length > 1 ? ' (primary + workers)' : ''}`);
   backend.close();
   process.exit(0);
 }

@@ -36,6 +36,12 @@ export type ReloadOutcome =
       readonly pools: { readonly kept: number; readonly opened: number; readonly retired: number };
       readonly diagnostics: readonly Diagnostic[];
       readonly durationMs: number;
+      /**
+       * When each step ended, in ms from the start: the files loaded (in the worker thread), the
+       * next snapshot opened, every worker prepared (with workers), the swap. For a slow reload,
+       * they say which step to look at.
+       */
+      readonly stepsMs: { readonly loaded: number; readonly opened: number; readonly prepared: number; readonly swapped: number };
     }
   | { readonly kind: 'rejected'; readonly reason: string; readonly diagnostics: readonly Diagnostic[]; readonly durationMs: number }
   | { readonly kind: 'unchanged'; readonly reason: string; readonly durationMs: number };
@@ -161,6 +167,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
     let outcome: ReloadOutcome;
     try {
       const { config, diagnostics } = await this.#loader.load(this.#options.configPath, this.#options.env, current.config);
+      const loadedAt = elapsed();
       await yieldToRequests();
       const refused = config ? [...restartRequired(current.config, config, { workersFromFlag: this.#options.workersFromFlag === true }), ...(await withdrawnCertificates(current.config, config))] : [];
       if (!config || hasErrors(diagnostics) || refused.length > 0) {
@@ -168,7 +175,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
       } else if (config.revision === current.config.revision && sameInventory(current.config, config)) {
         outcome = { kind: 'unchanged', reason, durationMs: elapsed() };
       } else {
-        outcome = await this.#apply(current, config, diagnostics, reason, elapsed);
+        outcome = await this.#apply(current, config, diagnostics, reason, elapsed, loadedAt);
       }
     } catch (error) {
       outcome = {
@@ -195,7 +202,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
     } else {
       for (const d of outcome.diagnostics) if (!this.#options.quietCodes?.has(d.code)) logger.warn({ code: d.code, file: displayPath(d.file), line: d.line, path: d.path }, formatDiagnostic(d));
       logger.info(
-        { reason, generation: outcome.generation, revision: outcome.revision, changes: changeSummary(outcome.changes), pools: outcome.pools, durationMs: outcome.durationMs },
+        { reason, generation: outcome.generation, revision: outcome.revision, changes: changeSummary(outcome.changes), pools: outcome.pools, durationMs: outcome.durationMs, stepsMs: outcome.stepsMs },
         'configuration applied',
       );
       this.last = { ...outcome, at: new Date() };
@@ -205,10 +212,11 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
     return outcome;
   }
 
-  async #apply(current: Snapshot, config: GatewayConfig, diagnostics: readonly Diagnostic[], reason: string, elapsed: () => number): Promise<ReloadOutcome> {
+  async #apply(current: Snapshot, config: GatewayConfig, diagnostics: readonly Diagnostic[], reason: string, elapsed: () => number, loadedAt: number): Promise<ReloadOutcome> {
     const { logger, holder } = this.#options;
     await yieldToRequests();
     const next = openSnapshot(config, current.generation + 1, current);
+    const openedAt = elapsed();
     await yieldToRequests();
     const opened = [...next.pools.keys()].filter((key) => !current.pools.has(key));
     const notes: Diagnostic[] = [...diagnostics];
@@ -235,6 +243,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
 
     const participants = this.#options.participants;
     const refusal = await participants?.prepare(next);
+    const preparedAt = elapsed();
     if (refusal !== undefined) {
       participants!.discard(next);
       await Promise.all(opened.map((key) => next.pools.get(key)!.destroy()));
@@ -244,6 +253,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
 
     holder.swap(next);
     participants?.commit(next);
+    const swappedAt = elapsed();
     await this.#loader.watch(this.#targets(config));
     await yieldToRequests();
     const retired = [...current.pools.keys()].filter((key) => !next.pools.has(key)).length;
@@ -260,6 +270,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
       pools: { kept: next.pools.size - opened.length, opened: opened.length, retired },
       diagnostics: notes,
       durationMs: elapsed(),
+      stepsMs: { loaded: loadedAt, opened: openedAt, prepared: preparedAt, swapped: swappedAt },
     };
   }
 }
