@@ -10,6 +10,7 @@ import path from 'node:path';
 import { errorsAndWarnings } from '../diagnostics.js';
 import type { ReloadOutcome } from '../reload/reloader.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
+import { writeJsonInPieces } from './json-chunks.js';
 import type { GatewayMetrics } from './metrics.js';
 import { statusOf } from './status.js';
 import type { ReloadHistory } from './status.js';
@@ -41,8 +42,9 @@ export function createAdminServer(target: AdminTarget, metrics: GatewayMetrics):
       method: 'GET',
       protected: true,
       handle: async (_req, res) => {
-        const status = statusOf(target.holder.current, target.reloads);
-        sendJson(res, 200, target.workers ? { ...status, workers: await target.workers() } : status);
+        const status = await statusOf(target.holder.current, target.reloads);
+        // Megabytes at thousands of APIs: written a slice of APIs at a time (json-chunks.ts).
+        await writeJsonInPieces(res, 200, target.workers ? { ...status, workers: await target.workers() } : { ...status });
       },
     },
     '/metrics': {

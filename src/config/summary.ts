@@ -85,7 +85,7 @@ function summarizeEndpoint(endpoint: EndpointConfig): EndpointSummary {
   };
 }
 
-function summarizeApi(api: ApiConfig): ApiSummary {
+export function summarizeApi(api: ApiConfig): ApiSummary {
   return {
     name: api.name,
     version: api.version,
