@@ -21,11 +21,18 @@ const JKS_MAGIC = 0xfeedfeed;
 let usedNow = new Map<string, ParsedCertificateFile>();
 let usedBefore = new Map<string, ParsedCertificateFile>();
 
+/** By the bytes themselves: a file the folder's read found unchanged comes back as the same Buffer (certs/read.ts), not even hashed again. */
+const byBytes = new WeakMap<Buffer, { readonly sha256: string; readonly parsed: ParsedCertificateFile }>();
+
 export function parseCertificateFile(bytes: Buffer): { readonly sha256: string; readonly parsed: ParsedCertificateFile } {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const parsed = usedNow.get(sha256) ?? usedBefore.get(sha256) ?? parseCertificateBytes(bytes);
-  usedNow.set(sha256, parsed);
-  return { sha256, parsed };
+  let result = byBytes.get(bytes);
+  if (!result) {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    result = { sha256, parsed: usedNow.get(sha256) ?? usedBefore.get(sha256) ?? parseCertificateBytes(bytes) };
+    byBytes.set(bytes, result);
+  }
+  usedNow.set(result.sha256, result.parsed);
+  return result;
 }
 
 /** A read of the whole folder is over: the files the read before it had and it has not are forgotten. */

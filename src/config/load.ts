@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { readListenerFiles } from '../certs/listener.js';
 import type { ListenerFiles } from '../certs/listener.js';
-import { readCertificateDirectory, describeFsError } from '../certs/read.js';
+import { FileReadCache, readCertificateDirectory, describeFsError } from '../certs/read.js';
 import { hasErrors, sortDiagnostics } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { deepFreeze } from '../freeze.js';
@@ -71,6 +71,8 @@ interface ValidatedDocument {
 export class DocumentCache {
   /** The pieces of YAML parsed before: an edited file is parsed again piece by piece (yaml-chunks.ts). */
   readonly pieces = new YamlPieceCache();
+  /** The certificate files read before: only those that changed are read again (certs/read.ts). */
+  readonly certificateFiles = new FileReadCache();
   #sha256: string | undefined;
   #entry: ValidatedDocument | undefined;
 
@@ -102,7 +104,7 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
   const reporter = new Reporter(file, validated.data, validated.sourceMap, validated.expanded);
   reporter.diagnostics.push(...validated.diagnostics);
   const certsDirectory = path.resolve(path.dirname(file), document.certs.directory);
-  const certificates = await readCertificateDirectory(certsDirectory);
+  const certificates = await readCertificateDirectory(certsDirectory, options.cache?.certificateFiles);
   let listenerFiles: ListenerFiles | undefined;
   if (document.listen.https) listenerFiles = await readListenerFiles(certsDirectory, document.listen.https.certificate);
 
