@@ -16,7 +16,7 @@ const LAYERS = [
   ['admin'],
 ];
 const TOP = ['commands', 'cli', 'demo', 'workers'];
-const TOP_FILES = ['boot', 'gateway', 'listeners', 'main'];
+const TOP_FILES = ['boot', 'gateway', 'listeners', 'main', 'shutdown'];
 const layering = LAYERS.map((folders, i) => {
   const above = [...LAYERS.slice(i + 1).flat(), ...TOP];
   // Folders of one layer do not import each other either.

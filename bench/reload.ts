@@ -12,12 +12,13 @@
 //    one-API edit or a certificate drop, in turn): latency and failed requests side by side, and
 //    the reload durations the gateway logged.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { StringDecoder } from 'node:string_decoder';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import forge from 'node-forge';
@@ -229,11 +230,22 @@ async function main(): Promise<void> {
     readonly stepsMs: Record<'loaded' | 'opened' | 'prepared' | 'swapped', number>;
     readonly changes: { readonly certificates: { readonly changed: readonly string[] } };
   }
-  const appliedSoFar = () =>
-    readFileSync(output, 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('"configuration applied"'))
-      .map((l) => JSON.parse(l) as Applied);
+  // The gateway's output holds an access line per request (tens of MB): read only what is new.
+  const applied: Applied[] = [];
+  let offset = 0;
+  let partial = '';
+  const decoder = new StringDecoder('utf8');
+  const appliedSoFar = (): Applied[] => {
+    const fd = openSync(output, 'r');
+    const chunk = Buffer.alloc(1 << 20);
+    for (let n; (n = readSync(fd, chunk, 0, chunk.length, offset)) > 0; offset += n) {
+      const lines = (partial + decoder.write(chunk.subarray(0, n))).split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) if (l.includes('"configuration applied"')) applied.push(JSON.parse(l) as Applied);
+    }
+    closeSync(fd);
+    return applied;
+  };
   let variant = 0;
   let rotation = 0;
   /** One API edited in the file, or one certificate file replaced; then SIGHUP. */
@@ -247,7 +259,7 @@ async function main(): Promise<void> {
   const busy = await run(DURATION);
   clearInterval(timer);
   await new Promise((r) => setTimeout(r, 1_500));
-  const underLoad = appliedSoFar().slice(1); // the first ran in a worker thread that had just started
+  const underLoad = [...appliedSoFar()].slice(1); // the first ran in a worker thread that had just started
   const byKind = (list: readonly Applied[], certificate: boolean) => list.filter((a) => a.changes.certificates.changed.length > 0 === certificate).map((a) => a.durationMs);
   // Then reloads with no load, one at a time: what a reload itself costs (with workers: the
   // preparation by every worker and the swap), not what it waits for behind requests.
@@ -255,9 +267,8 @@ async function main(): Promise<void> {
   for (let i = 0; i < 2 * Math.min(RELOADS, 10); i++) {
     const before = appliedSoFar().length;
     change(i % 2 ? 'certificate' : 'edit');
-    let after: Applied[];
-    while ((after = appliedSoFar()).length === before) await new Promise((r) => setTimeout(r, 20));
-    idle.push(after[after.length - 1]!);
+    while (appliedSoFar().length === before) await new Promise((r) => setTimeout(r, 20));
+    idle.push(applied[applied.length - 1]!);
   }
   // Peak RSS of the gateway: the process, and with workers each worker process beside it.
   const pids = [child.pid!, ...readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)];

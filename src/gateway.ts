@@ -3,7 +3,6 @@
 // is the configuration pipeline followed by open; a configuration with errors never starts, and a
 // listener that cannot bind its address is reported like a configuration error.
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { watchExpiry } from './admin/expiry.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import { createAdminServer } from './admin/server.js';
@@ -17,6 +16,7 @@ import { createProxyHandler } from './proxy/handler.js';
 import { openTracing } from './proxy/tracing.js';
 import type { Tracing } from './proxy/tracing.js';
 import { Reloader } from './reload/reloader.js';
+import { stopServing } from './shutdown.js';
 import { SnapshotHolder } from './snapshot/holder.js';
 import { openSnapshot, retireSnapshot } from './snapshot/snapshot.js';
 import { workerCount } from './workers/count.js';
@@ -111,7 +111,20 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
       stop: (stopOptions) => {
         stopping = true;
         stopExpiryLines();
-        stopped ??= stopGateway({ holder, listeners, logger, accessLog, reloader, delay: stopOptions?.delay === true, aborted: aborting.signal }).then(() => closeObservability(accessLog, tracing));
+        stopped ??= stopServing({
+          serving: listeners,
+          holder,
+          reloader,
+          logger,
+          delay: stopOptions?.delay === true,
+          aborted: aborting.signal,
+          draining: { message: 'stopping: no new connections; waiting for requests in flight' },
+          closeAll: async () => {
+            await listeners.closeAll();
+            await retireSnapshot(holder.current, undefined, 1_000);
+            accessLog.flush();
+          },
+        }).then(() => closeObservability(accessLog, tracing));
         return stopped;
       },
       abort: async () => {
@@ -143,37 +156,3 @@ async function closeObservability(accessLog: AccessLog, tracing: Tracing | undef
   await tracing?.shutdown();
 }
 
-interface Stopping {
-  readonly holder: SnapshotHolder;
-  readonly listeners: Listeners;
-  readonly logger: Logger;
-  readonly accessLog: AccessLog;
-  readonly reloader: Reloader;
-  /** Keep accepting for listen.shutdownDelay first (SIGTERM). */
-  readonly delay: boolean;
-  /** abort() was called: the rest is abort()'s to do. */
-  readonly aborted: AbortSignal;
-}
-
-async function stopGateway({ holder, listeners, logger, accessLog, reloader, delay, aborted }: Stopping): Promise<void> {
-  await reloader.close();
-  const { shutdownDelayMs: delayMs, shutdownTimeoutMs: timeoutMs } = holder.current.config.listen;
-  if (delay && delayMs > 0) {
-    // Kubernetes sends SIGTERM while the pod is still in its Services' endpoints; they drop it
-    // within a few seconds. Refusing connections at once would fail the requests sent meanwhile.
-    listeners.announceStop();
-    logger.info({ delayMs, inFlight: listeners.inFlight }, 'stopping: /readyz answers 503; still accepting for listen.shutdownDelay so that load balancers stop sending traffic here');
-    logger.flush();
-    await sleep(delayMs, undefined, { signal: aborted }).catch(() => undefined);
-  }
-  if (aborted.aborted) return;
-  logger.info({ inFlight: listeners.inFlight, timeoutMs }, 'stopping: no new connections; waiting for requests in flight');
-  const finished = await listeners.drain(timeoutMs);
-  if (aborted.aborted) return;
-  if (!finished) logger.warn({ inFlight: listeners.inFlight, timeoutMs }, 'shutdown timeout: closing the connections of requests still in flight');
-  await listeners.closeAll();
-  await retireSnapshot(holder.current, undefined, 1_000);
-  accessLog.flush();
-  logger.info('stopped');
-  logger.flush();
-}

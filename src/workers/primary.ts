@@ -6,7 +6,6 @@
 //
 // One configuration everywhere: a reload is applied by every worker or by none (pool.ts); a
 // worker that exits unexpectedly is replaced with the configuration served now.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { watchExpiry } from '../admin/expiry.js';
 import { GatewayMetrics } from '../admin/metrics.js';
 import { createAdminServer } from '../admin/server.js';
@@ -16,6 +15,7 @@ import type { Diagnostic } from '../diagnostics.js';
 import type { Gateway, GatewayOptions, StartResult } from '../gateway.js';
 import { ListenError, Listeners } from '../listeners.js';
 import { Reloader } from '../reload/reloader.js';
+import { stopServing } from '../shutdown.js';
 import { SnapshotHolder } from '../snapshot/holder.js';
 import { openSnapshot, retireSnapshot } from '../snapshot/snapshot.js';
 import { WorkerPool, WorkerBootError } from './pool.js';
@@ -72,24 +72,19 @@ export async function startPrimary(options: PrimaryOptions): Promise<StartResult
       stop: (stopOptions) => {
         stopping = true;
         stopExpiryLines();
-        stopped ??= (async () => {
-          await reloader.close();
-          const { shutdownDelayMs: delayMs, shutdownTimeoutMs: timeoutMs } = holder.current.config.listen;
-          if (stopOptions?.delay === true && delayMs > 0) {
-            pool.announceStop();
-            logger.info({ delayMs, inFlight: pool.inFlight }, 'stopping: /readyz answers 503; still accepting for listen.shutdownDelay so that load balancers stop sending traffic here');
-            logger.flush();
-            await sleep(delayMs, undefined, { signal: aborting.signal }).catch(() => undefined);
-          }
-          if (aborting.signal.aborted) return;
-          logger.info({ inFlight: pool.inFlight, timeoutMs, workers: pool.size }, 'stopping: no new connections; waiting for requests in flight on every worker');
-          await pool.drain(timeoutMs);
-          if (aborting.signal.aborted) return;
-          await listeners.closeAll();
-          await retireSnapshot(holder.current, undefined, 0);
-          logger.info('stopped');
-          logger.flush();
-        })();
+        stopped ??= stopServing({
+          serving: pool,
+          holder,
+          reloader,
+          logger,
+          delay: stopOptions?.delay === true,
+          aborted: aborting.signal,
+          draining: { message: 'stopping: no new connections; waiting for requests in flight on every worker', fields: { workers: pool.size } },
+          closeAll: async () => {
+            await listeners.closeAll();
+            await retireSnapshot(holder.current, undefined, 0);
+          },
+        });
         return stopped;
       },
       abort: async () => {
