@@ -9,6 +9,7 @@ import type { ListenerFiles } from '../certs/listener.js';
 import { certificateLabel, forgetUnusedCertificates, parseCertificateFile } from '../certs/parse.js';
 import type { CertificateDirectory } from '../certs/read.js';
 import type { CertificateFile } from '../certs/types.js';
+import type { Diagnostic } from '../diagnostics.js';
 import { plural } from '../text.js';
 import { parseAddress } from './address.js';
 import { parseDuration, parseSize } from './durations.js';
@@ -39,9 +40,15 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
   const files = compileCertificateFiles(input);
 
   const apis: ApiConfig[] = doc.apis.map((api, i) => {
+    const before = compiledApis.get(api);
+    if (before && before.document === doc && sameTrust(before.api, files.byAlias)) {
+      r.diagnostics.push(...before.diagnostics);
+      return before.api;
+    }
+    const from = r.diagnostics.length;
     const production = compileEndpoint(input, i, 'production', files.byAlias, r);
     const sandbox = api.endpoints.sandbox ? compileEndpoint(input, i, 'sandbox', files.byAlias, r) : undefined;
-    return {
+    const compiled: ApiConfig = {
       name: api.name,
       context: api.context,
       version: api.version,
@@ -52,6 +59,10 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
       ...(api.resources ? { resources: api.resources.map((res) => ({ path: res.path, methods: [...res.methods] })) } : {}),
       ...(api.maxBodySize !== undefined ? { maxBodyBytes: parseSize(api.maxBodySize)! } : {}),
     };
+    // An endpoint waiting for a file is compiled every time: its warning names the folder's aliases.
+    const waiting = compiled.production.pendingAliases.length > 0 || (compiled.sandbox?.pendingAliases.length ?? 0) > 0;
+    if (!waiting && input.certificates.error === undefined) compiledApis.set(api, { document: doc, api: compiled, diagnostics: r.diagnostics.slice(from) });
+    return compiled;
   });
   const endpoints = endpointsOf({ apis });
   const users = certificateUsers(endpoints);
@@ -162,6 +173,29 @@ export function relativeToConfig(input: Pick<CompileInput, 'file'>, target: stri
   return path.relative(path.dirname(input.file), target) || '.';
 }
 
+/**
+ * The APIs the last loads compiled, by their object in the validated document: a reload whose
+ * configuration file did not change (a certificate dropped, the common case) gets the very same
+ * document back (load.ts, DocumentCache), and an API whose certificate files are the same objects
+ * as before (below) is then the same as before, diagnostics included. At 1,000 APIs that is most
+ * of what such a reload computes; and the same object is known unchanged without comparing it.
+ */
+const compiledApis = new WeakMap<object, { readonly document: GatewayDocument; readonly api: ApiConfig; readonly diagnostics: readonly Diagnostic[] }>();
+
+/** Each of the API's aliases has one file, the very one it had when compiled. */
+function sameTrust(api: ApiConfig, byAlias: ReadonlyMap<string, readonly CertificateFile[]>): boolean {
+  const same = (endpoint: EndpointConfig) =>
+    endpoint.certificates.length === endpoint.certificateAliases.length &&
+    endpoint.certificates.every((file, k) => {
+      const now = byAlias.get(endpoint.certificateAliases[k]!);
+      return now?.length === 1 && now[0] === file;
+    });
+  return same(api.production) && (api.sandbox === undefined || same(api.sandbox));
+}
+
+/** A file read again as the same bytes (certs/read.ts) under the same path is the same CertificateFile object. */
+const compiledFiles = new WeakMap<Buffer, CertificateFile>();
+
 function aliasesOf(doc: GatewayDocument, i: number, role: EndpointRole): string[] {
   const certificate = doc.apis[i]!.endpoints[role]!.certificate;
   return certificate === undefined ? [] : ([] as string[]).concat(certificate);
@@ -189,12 +223,10 @@ function compileCertificateFiles(input: CompileInput): CompiledFiles {
     }
     if (parsed.hasPrivateKey) withPrivateKey.push(file.path);
     const list = byAlias.get(file.alias) ?? [];
-    list.push({
-      alias: file.alias,
-      path: file.path,
-      sha256,
-      certificates: parsed.certificates,
-    });
+    const before = compiledFiles.get(file.bytes);
+    const compiled = before?.path === file.path && before.alias === file.alias ? before : { alias: file.alias, path: file.path, sha256, certificates: parsed.certificates };
+    compiledFiles.set(file.bytes, compiled);
+    list.push(compiled);
     byAlias.set(file.alias, list);
   }
   forgetUnusedCertificates();

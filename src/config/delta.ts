@@ -33,14 +33,28 @@ export function shareUnchanged(next: GatewayConfig, base: GatewayConfig): Gatewa
   const baseFiles = new Map(base.inventory.map((file) => [file.path, file]));
   const inventory = next.inventory.map((file) => {
     const was = baseFiles.get(file.path);
-    return was && isDeepStrictEqual(was, file) ? was : file;
+    return was && same(was, file) ? was : file;
   });
   const baseApis = new Map(base.apis.map((api) => [apiKey(api), api]));
   const apis = next.apis.map((api) => {
     const was = baseApis.get(apiKey(api));
-    return was && isDeepStrictEqual(was, api) ? was : api;
+    return was && same(was, api) ? was : api;
   });
   return { ...next, apis, inventory };
+}
+
+/**
+ * Objects found deep-equal before, next → base. Both are never modified, so it stays true; and a
+ * load hands back the very objects of the load before for what it did not compile again
+ * (config/compile.ts), which are then known equal without walking them.
+ */
+const equalTo = new WeakMap<object, object>();
+
+function same(was: object, next: object): boolean {
+  if (was === next || equalTo.get(next) === was) return true;
+  if (!isDeepStrictEqual(was, next)) return false;
+  equalTo.set(next, was);
+  return true;
 }
 
 /** `next` relative to `base` (absent: everything whole). Unchanged means the same object (see shareUnchanged). */

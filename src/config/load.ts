@@ -72,7 +72,12 @@ export class DocumentCache {
   /** The pieces of YAML parsed before: an edited file is parsed again piece by piece (yaml-chunks.ts). */
   readonly pieces = new YamlPieceCache();
   /** The certificate files read before: only those that changed are read again (certs/read.ts). */
-  readonly certificateFiles = new FileReadCache();
+  readonly certificateFiles: FileReadCache;
+
+  /** racyMs: see FileReadCache (tests set 0 to trust files just written). */
+  constructor({ racyMs }: { readonly racyMs?: number } = {}) {
+    this.certificateFiles = new FileReadCache(racyMs === undefined ? {} : { racyMs });
+  }
   #sha256: string | undefined;
   #entry: ValidatedDocument | undefined;
 
