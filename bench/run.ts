@@ -1,6 +1,6 @@
 // The proxy benchmark: one command, one run, three targets side by side.
 //
-//   npm run bench [-- --duration 8 --connections 50 --rounds 5]
+//   npm run bench [-- --duration 8 --connections 50 --rounds 5 --one-connection 3]
 //
 //   direct    the load generator straight to the HTTPS backend (verified against its certificate)
 //   minimal   bench/minimal-proxy.ts: node:http + one undici Pool, verification on, nothing else
@@ -10,7 +10,9 @@
 // `rounds` times, interleaved (each round starting with another target), after a warm-up; the
 // table shows the median of the rounds. Load comes
 // from autocannon in this process; on a 2-core machine the three processes share the cores, so
-// read the ratios more than the absolute figures.
+// read the ratios more than the absolute figures. Last, the latency a single client sees: one
+// keep-alive connection, one request after another (undici), the median per target over the
+// same interleaved rounds: what a proxy adds to a request when nothing queues.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { Client } from 'undici';
 import { benchWorkspace, median } from './common.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -28,12 +31,15 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     rounds: { type: 'string', default: '5' },
+    // Seconds per target and round of the one-connection latency (0: not measured).
+    'one-connection': { type: 'string', default: '3' },
   },
 });
 const duration = Number(values.duration);
 const warmup = Number(values.warmup);
 const connections = Number(values.connections);
 const rounds = Number(values.rounds);
+const oneConnectionSeconds = Number(values['one-connection']);
 
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
@@ -99,6 +105,26 @@ async function load(url: string, seconds: number, ca: Buffer, pid: number | unde
     non2xx: result.non2xx,
     cpuPerRequest: (cpuMicros(pid) - cpuBefore) / Math.max(1, result.requests.total),
   };
+}
+
+/** Requests one after another on one keep-alive connection for `seconds`: the latency of each, in microseconds. */
+async function oneConnection(url: string, seconds: number, ca: Buffer): Promise<number[]> {
+  const { origin, pathname, search } = new URL(url);
+  const client = new Client(origin, { connect: { ca, rejectUnauthorized: true }, pipelining: 1 });
+  const latencies: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  try {
+    while (performance.now() < end) {
+      const started = performance.now();
+      const { statusCode, body } = await client.request({ path: pathname + search, method: 'GET' });
+      await body.dump();
+      if (statusCode !== 200) throw new Error(`${url}: ${statusCode}`);
+      latencies.push((performance.now() - started) * 1000);
+    }
+  } finally {
+    await client.close();
+  }
+  return latencies.sort((a, b) => a - b);
 }
 
 async function main(): Promise<void> {
@@ -204,6 +230,24 @@ apis:
   for (const target of targets) {
     const f = fixed.get(target.name)!;
     console.log(`${target.name.padEnd(18)} ${f.p50.toFixed(1).padStart(6)}   ${f.p99.toFixed(1).padStart(6)}   ${(f.p99 / fixedFloor.p99).toFixed(2).padStart(13)}x`);
+  }
+  if (oneConnectionSeconds > 0) {
+    console.log(`\none connection, one request after another, ${oneConnectionSeconds} s per target and round, ${rounds} interleaved rounds:`);
+    const p50s = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    const p99s = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (const target of targets.map((_, i) => targets[(i + round) % targets.length]!)) {
+        const latencies = await oneConnection(target.url, oneConnectionSeconds, ca);
+        p50s.get(target.name)!.push(latencies[Math.floor(latencies.length / 2)]!);
+        p99s.get(target.name)!.push(latencies[Math.floor(latencies.length * 0.99)]!);
+      }
+    }
+    const direct = median(p50s.get('direct')!);
+    console.log('target      p50 µs   p99 µs   p50 above direct');
+    for (const target of targets) {
+      const p50 = median(p50s.get(target.name)!);
+      console.log(`${target.name.padEnd(10)} ${p50.toFixed(0).padStart(7)}  ${median(p99s.get(target.name)!).toFixed(0).padStart(7)}   ${(p50 - direct).toFixed(0).padStart(10)} µs`);
+    }
   }
   console.log('\n(CPU and RSS: of the backend for direct, of the proxy process for minimal and gatehouse)');
   process.exit(0);

@@ -54,6 +54,8 @@ export class YamlPieceCache {
 
   /** A load is over. */
   rotate(): void {
+    // A file parsed whole at once (an anchor, a tab…) used no piece: keep the last ones for the next.
+    if (this.#now.size === 0) return;
     this.#before = this.#now;
     this.#now = new Map();
   }

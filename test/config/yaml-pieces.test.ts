@@ -105,6 +105,20 @@ t.test('an edit parses again only the item it changed; the rest is the pieces pa
   samePieceParse(t, text('61s'), 'after the edit', cache);
 });
 
+t.test('a version of the file parsed whole in between keeps the pieces for the next', async (t) => {
+  const cache = new YamlPieceCache();
+  const text = ['version: 1', 'apis:', api(0), api(1), ''].join('\n');
+  const before = parseConfigText(text, FILE, 'yaml', cache);
+  // An anchor: the whole file is parsed, no piece is used.
+  const anchored = parseConfigText(['version: 1', 'x: &a 1', 'y: *a', 'apis:', api(0), api(1), ''].join('\n'), FILE, 'yaml', cache);
+  const again = parseConfigText(text, FILE, 'yaml', cache);
+  if (!before.ok || !anchored.ok || !again.ok) return void t.fail('all parse');
+  const apis = (r: ParseResult & { ok: true }) => (r.data as { apis: unknown[] }).apis;
+  t.not(apis(anchored)[0], apis(before)[0], 'the anchored file was parsed whole');
+  t.equal(apis(again)[0], apis(before)[0], 'back to the first version: its pieces were kept, not parsed again');
+  t.equal(apis(again)[1], apis(before)[1]);
+});
+
 t.test('what pieces cannot represent is parsed whole, with the whole-file messages', async (t) => {
   const cases: Record<string, string> = {
     'an anchor and an alias': `version: 1\napis:\n  - &shop { name: Shop, context: /shop, version: v1, endpoints: { production: { url: "http://127.0.0.1:1" } } }\n  - *shop\n`,
