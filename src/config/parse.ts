@@ -33,8 +33,12 @@ export function parseConfigText(text: string, file: string, format: ConfigFormat
   if (format === 'toml') return parseToml(text, file);
   if (pieces) {
     const parsed = parseYamlInPieces(text, pieces);
-    pieces.rotate();
-    if (parsed) return parsed;
+    if (parsed) {
+      pieces.rotate();
+      return parsed;
+    }
+    // Parsed whole (an anchor, a tab…): the pieces of the last load in pieces are kept for the next.
+    pieces.forgetThisLoad();
   }
   return parseYaml(text, file);
 }

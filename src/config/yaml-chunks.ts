@@ -52,11 +52,14 @@ export class YamlPieceCache {
     return piece;
   }
 
-  /** A load is over. */
+  /** A load in pieces is over: its pieces are the ones the next load looks in. */
   rotate(): void {
-    // A file parsed whole at once (an anchor, a tab…) used no piece: keep the last ones for the next.
-    if (this.#now.size === 0) return;
     this.#before = this.#now;
+    this.#now = new Map();
+  }
+
+  /** A load that fell back to parsing the file whole: what it looked up is dropped, the last load's pieces are kept. */
+  forgetThisLoad(): void {
     this.#now = new Map();
   }
 }
