@@ -204,7 +204,7 @@ export class GatewayMetrics {
   readonly #lostRequests: Counter | undefined;
   readonly #gather: GatewayMetricsOptions['gather'];
   /** The certificate expiry gauge, rendered once per configuration (absent on a worker: it is the configuration's). */
-  #certificates: (() => Promise<string>) | undefined;
+  readonly #certificates: (() => Promise<string>) | undefined;
 
   constructor(holder: SnapshotHolder, options: GatewayMetricsOptions = {}) {
     const registry = this.registry;
