@@ -224,6 +224,11 @@ export const CODES = {
     meaning: "The endpoint's certificate alias has no file yet, so no backend certificate can be trusted.",
     fix: 'Drop <alias>.crt into the certificates folder; the endpoint serves once a reload picks it up.',
   },
+  NO_BACKEND_AVAILABLE: {
+    status: 503,
+    meaning: "Every target of the endpoint's group is suspended after transport failures (or a failed health check), or waits for its certificate.",
+    fix: 'The log line with the request id lists each target, until when it is suspended and why; bring a backend back (a target returns when its suspension ends or a health check passes).',
+  },
   BACKEND_TLS_UNTRUSTED: {
     status: 502,
     meaning: "The backend's certificate is not trusted by this endpoint (not issued by, nor equal to, a certificate it trusts), or it is expired or not yet valid.",

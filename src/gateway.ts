@@ -18,6 +18,7 @@ import type { Tracing } from './proxy/tracing.js';
 import { Reloader } from './reload/reloader.js';
 import { stopServing } from './shutdown.js';
 import { SnapshotHolder } from './snapshot/holder.js';
+import { HealthChecks } from './snapshot/health.js';
 import { openSnapshot, retireSnapshot } from './snapshot/snapshot.js';
 import { workerCount } from './workers/count.js';
 import { startPrimary } from './workers/primary.js';
@@ -83,6 +84,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   const reloader = new Reloader({ configPath: options.configPath, env: options.env, logger, quietCodes: EXPIRY_CODES, holder, workersFromFlag: options.workers !== undefined });
   for (const result of ['applied', 'rejected', 'unchanged'] as const) reloader.on(result, () => metrics.reloaded(result));
   const stopExpiryLines = watchExpiry(holder, logger, options.expiryCheckIntervalMs);
+  const health = new HealthChecks(holder, logger);
   let stopping = false;
   try {
     const clients = await listeners.openClients((proto) =>
@@ -111,6 +113,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
       stop: (stopOptions) => {
         stopping = true;
         stopExpiryLines();
+        health.stop();
         stopped ??= stopServing({
           serving: listeners,
           holder,
@@ -131,6 +134,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
         stopping = true;
         aborting.abort();
         stopExpiryLines();
+        health.stop();
         // Not awaited: a reload in progress (a preflight's handshakes) must not hold the exit up.
         void reloader.close().catch(() => undefined);
         await listeners.closeAll();
@@ -142,6 +146,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
     return { gateway, diagnostics };
   } catch (error) {
     stopExpiryLines();
+    health.stop();
     await reloader.close();
     await listeners.closeAll();
     await retireSnapshot(holder.current, undefined, 0);

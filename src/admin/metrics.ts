@@ -14,7 +14,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { droppedLogLines } from '../log.js';
 import type { CompletedRequest, RequestObserver } from '../proxy/handler.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
-import type { EndpointRuntime } from '../snapshot/snapshot.js';
+import type { EndpointRuntime, Snapshot, TargetRuntime } from '../snapshot/snapshot.js';
 import { VERSION } from '../version.js';
 
 /** Latency buckets, seconds: a proxy's requests mostly take milliseconds; backends up to the socket timeout. */
@@ -62,8 +62,16 @@ interface Collector {
   reset(): void;
 }
 
+/** Requests sent to one target of a group, by the target that answered last (a retry's second target). */
+interface TargetSeries {
+  readonly labels: Labels;
+  count: number;
+}
+
 export class RequestMetrics implements RequestObserver {
   readonly #series = new Map<string, EndpointSeries>();
+  /** By the endpoint's log labels and the target's URL: found once per snapshot through the target's slot. */
+  readonly targets = new Map<string, TargetSeries>();
   readonly #unrouted: EndpointSeries;
 
   constructor(registry: Registry) {
@@ -119,7 +127,20 @@ export class RequestMetrics implements RequestObserver {
     if (request.upstreamMs !== undefined) record(series.backend, request.upstreamMs / 1000);
     series.received += request.bytesReceived;
     series.sent += request.bytesSent;
-    if (code !== undefined && (code.startsWith('BACKEND_') || code === 'CERTIFICATE_PENDING')) series.errors.set(code, (series.errors.get(code) ?? 0) + 1);
+    if (code !== undefined && (code.startsWith('BACKEND_') || code === 'CERTIFICATE_PENDING' || code === 'NO_BACKEND_AVAILABLE')) series.errors.set(code, (series.errors.get(code) ?? 0) + 1);
+    const target = request.target;
+    if (target && endpoint?.group) {
+      const slot = target.observerSlot;
+      const counted = (slot.value as TargetSeries | undefined) ?? (slot.value = this.#addTarget(endpoint, target));
+      counted.count++;
+    }
+  }
+
+  #addTarget(endpoint: EndpointRuntime, target: TargetRuntime): TargetSeries {
+    const key = `${endpoint.logLabels}\0${target.config.url}`;
+    let series = this.targets.get(key);
+    if (!series) this.targets.set(key, (series = { labels: targetLabels(endpoint, target), count: 0 }));
+    return series;
   }
 
   #add(endpoint: EndpointRuntime): EndpointSeries {
@@ -160,6 +181,10 @@ function histogramValues(name: string, labels: Labels, histogram: Histogram): Me
   return values;
 }
 
+function gaugeCollector(name: string, help: string, values: () => MetricValue<string>[]): Omit<Collector, 'type'> & { type: 'gauge' } {
+  return { ...collector(name, help, 'counter', values), type: 'gauge', get: () => ({ name, help, type: 'gauge', aggregator: 'sum', values: values() }) };
+}
+
 function collector(name: string, help: string, type: Collector['type'], values: () => MetricValue<string>[]): Collector {
   return {
     name,
@@ -169,6 +194,57 @@ function collector(name: string, help: string, type: Collector['type'], values: 
     get: () => ({ name, help, type, aggregator: 'sum', values: values() }),
     reset: () => undefined,
   };
+}
+
+function targetLabels(endpoint: EndpointRuntime, target: TargetRuntime): Labels {
+  return { api: endpoint.apiConfig.name, version: endpoint.apiConfig.version, endpoint: endpoint.config.role, target: target.config.url };
+}
+
+/** The endpoints of a snapshot that are groups, found once per snapshot. */
+const groupsOf = new WeakMap<Snapshot, readonly EndpointRuntime[]>();
+
+/**
+ * Each target of every endpoint group (SPEC §8): whether it takes requests, its transport
+ * failures, its requests. Read from the snapshot served at scrape time; with workers, each worker
+ * reports its own and the primary sums them (available: how many serving processes see it so).
+ */
+function registerTargetMetrics(registry: Registry, holder: SnapshotHolder, requests: RequestMetrics): void {
+  const groups = (): readonly EndpointRuntime[] => {
+    const snapshot = holder.current;
+    let found = groupsOf.get(snapshot);
+    if (!found) groupsOf.set(snapshot, (found = [...snapshot.endpoints.values()].filter((e) => e.config.group)));
+    return found;
+  };
+  const perTarget = (value: (endpoint: EndpointRuntime, target: TargetRuntime, nowMs: number) => number | undefined) => (): MetricValue<string>[] => {
+    const nowMs = Date.now();
+    return groups().flatMap((endpoint) =>
+      endpoint.targets.flatMap((target) => {
+        const v = value(endpoint, target, nowMs);
+        return v === undefined ? [] : [{ labels: targetLabels(endpoint, target), value: v }];
+      }),
+    );
+  };
+  const ready = (endpoint: EndpointRuntime, target: TargetRuntime) => endpoint.group !== undefined && target.pool !== undefined;
+  registry.registerMetric(
+    gaugeCollector(
+      'gatehouse_target_available',
+      'Whether each target of an endpoint group takes requests: 1, or 0 while it is suspended or waits for its certificate (with workers: how many workers see it available).',
+      perTarget((endpoint, target, nowMs) => (ready(endpoint, target) && endpoint.group!.isAvailable(target, nowMs) ? 1 : 0)),
+    ) as never,
+  );
+  registry.registerMetric(
+    collector(
+      'gatehouse_target_transport_failures_total',
+      'Transport failures of each target of an endpoint group (refused, reset before a response, TLS refused, timeouts): each one suspends the target.',
+      'counter',
+      perTarget((endpoint, target) => (ready(endpoint, target) ? endpoint.group!.failuresOf(target) : undefined)),
+    ) as never,
+  );
+  registry.registerMetric(
+    collector('gatehouse_target_requests_total', 'Requests by the target of an endpoint group that took them last (a retried request counts for the second target).', 'counter', () =>
+      [...requests.targets.values()].map((s) => ({ labels: s.labels, value: s.count })),
+    ) as never,
+  );
 }
 
 export type ReloadResult = 'applied' | 'rejected' | 'unchanged';
@@ -231,6 +307,7 @@ export class GatewayMetrics {
         this.set(inFlight?.() ?? 0);
       },
     });
+    registerTargetMetrics(registry, holder, this.requests);
     // A worker's series end here: those of the configuration are the primary's alone (summed
     // over workers, a generation or a timestamp would mean nothing).
     if (role === 'worker') return;

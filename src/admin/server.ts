@@ -42,7 +42,7 @@ export function createAdminServer(target: AdminTarget, metrics: GatewayMetrics):
       method: 'GET',
       protected: true,
       handle: async (_req, res) => {
-        const status = await statusOf(target.holder.current, target.reloads);
+        const status = await statusOf(target.holder.current, target.reloads, Date.now(), target.workers === undefined);
         // Megabytes at thousands of APIs: written a slice of APIs at a time (json-chunks.ts).
         await writeJsonInPieces(res, 200, target.workers ? { ...status, workers: await target.workers() } : { ...status });
       },

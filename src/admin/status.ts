@@ -5,23 +5,36 @@
 // and messages quote values as written in the file, never as expanded from the environment.
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { inventoryDigestOf, summarizeApi, summarizeCertificateFile } from '../config/summary.js';
-import type { ApiSummary, CertificateFileSummary, ConfigSummary, EndpointSummary } from '../config/summary.js';
-import { certificateUsers, endpointsOf, isPending } from '../config/usage.js';
-import type { EndpointConfig } from '../config/types.js';
+import { inventoryDigestOf, isGroupSummary, summarizeApi, summarizeCertificateFile } from '../config/summary.js';
+import type { ApiSummary, CertificateFileSummary, ConfigSummary, EndpointSummary, GroupSummary, TargetSummary } from '../config/summary.js';
+import { certificateUsers, targetsOf, isPending } from '../config/usage.js';
 import { errorsAndWarnings } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
 import type { ReloadOutcome } from '../reload/reloader.js';
-import type { Snapshot } from '../snapshot/snapshot.js';
+import type { EndpointRuntime, Snapshot } from '../snapshot/snapshot.js';
 import { daysLeft } from '../time.js';
 import { VERSION } from '../version.js';
 
 export type LastReload = ReloadOutcome & { readonly at: Date };
 
-export interface EndpointStatus extends EndpointSummary {
-  /** ready, or pending-certificate: no file for any of its aliases yet (503 CERTIFICATE_PENDING). */
-  readonly state: 'ready' | 'pending-certificate';
-}
+/** A group's target as /status shows it: its settings and, in the process that serves, its state. */
+export type TargetStatus = TargetSummary & {
+  /**
+   * available; suspended (until, reason, failures); pending-certificate: no file for any of its
+   * aliases yet (left out of the group). With listen.workers above 1 each worker has its own
+   * state: they are under workers[].suspendedTargets, and this says per-worker.
+   */
+  readonly state: 'available' | 'suspended' | 'pending-certificate' | 'per-worker';
+  readonly until?: string;
+  readonly reason?: string;
+  readonly failures?: number;
+};
+
+export type EndpointStatus =
+  /** A v1 url: ready, or pending-certificate: no file for any of its aliases yet (503 CERTIFICATE_PENDING). */
+  | (TargetSummary & { readonly state: 'ready' | 'pending-certificate' })
+  /** A group: ready when a target can take requests, else unavailable (503 NO_BACKEND_AVAILABLE) or pending-certificate (every target waits). */
+  | (Omit<GroupSummary, 'targets'> & { readonly state: 'ready' | 'unavailable' | 'pending-certificate' | 'per-worker'; readonly targets: readonly TargetStatus[] });
 
 export interface ApiStatus extends Omit<ApiSummary, 'endpoints'> {
   readonly endpoints: { readonly production: EndpointStatus; readonly sandbox?: EndpointStatus };
@@ -54,9 +67,15 @@ export interface ReloadHistory {
   readonly lastRejected: LastReload | undefined;
 }
 
-export async function statusOf(snapshot: Snapshot, reloads: ReloadHistory, nowMs = Date.now()): Promise<StatusDocument> {
+/**
+ * `liveTargets`: this process serves requests, so its groups' target states are the gateway's.
+ * With workers, the primary's are not: each worker reports its own (workers[].suspendedTargets).
+ */
+export async function statusOf(snapshot: Snapshot, reloads: ReloadHistory, nowMs = Date.now(), liveTargets = true): Promise<StatusDocument> {
   const { config } = snapshot;
-  const { apis, inventoryDigest } = await servedApis(snapshot);
+  const served = await servedApis(snapshot);
+  const { inventoryDigest } = served;
+  const apis = served.withGroups.length === 0 ? served.apis : withTargetStates(snapshot, served, nowMs, liveTargets);
   const certificates = await servedCertificates(snapshot, nowMs);
   const folder = path.dirname(config.file);
   const messages = (diagnostics: readonly Diagnostic[]) => errorsAndWarnings(diagnostics, folder);
@@ -104,28 +123,70 @@ async function inSlices<T, R>(items: readonly T[], map: (item: T, index: number)
   return out;
 }
 
-const apisOf = new WeakMap<Snapshot, Promise<{ readonly apis: readonly ApiStatus[]; readonly inventoryDigest: string }>>();
+interface ServedApis {
+  readonly apis: readonly ApiStatus[];
+  readonly inventoryDigest: string;
+  /** The indices of the APIs with an endpoint group: their targets' states are read on each call. */
+  readonly withGroups: readonly number[];
+}
 
-function servedApis(snapshot: Snapshot): Promise<{ readonly apis: readonly ApiStatus[]; readonly inventoryDigest: string }> {
+const apisOf = new WeakMap<Snapshot, Promise<ServedApis>>();
+
+function servedApis(snapshot: Snapshot): Promise<ServedApis> {
   let served = apisOf.get(snapshot);
   if (!served) apisOf.set(snapshot, (served = summarizeApis(snapshot)));
   return served;
 }
 
-async function summarizeApis({ config }: Snapshot): Promise<{ readonly apis: readonly ApiStatus[]; readonly inventoryDigest: string }> {
-  const withState = (e: EndpointSummary, compiled: EndpointConfig): EndpointStatus => ({ ...e, state: isPending(compiled) ? 'pending-certificate' : 'ready' });
-  const apis = await inSlices(config.apis, (compiled) => {
+async function summarizeApis(snapshot: Snapshot): Promise<ServedApis> {
+  const { config } = snapshot;
+  const withGroups: number[] = [];
+  const apis = await inSlices(config.apis, (compiled, i) => {
     const api = summarizeApi(compiled);
+    const runtime = snapshot.apis[i]!;
+    if (compiled.production.group || compiled.sandbox?.group) withGroups.push(i);
     return {
       ...api,
       endpoints: {
-        production: withState(api.endpoints.production, compiled.production),
-        ...(api.endpoints.sandbox && compiled.sandbox ? { sandbox: withState(api.endpoints.sandbox, compiled.sandbox) } : {}),
+        production: endpointStatus(api.endpoints.production, runtime.production, Date.now(), true),
+        ...(api.endpoints.sandbox && runtime.sandbox ? { sandbox: endpointStatus(api.endpoints.sandbox, runtime.sandbox, Date.now(), true) } : {}),
       },
     };
   });
   await nextTurn();
-  return { apis, inventoryDigest: inventoryDigestOf(config.inventory) };
+  return { apis, inventoryDigest: inventoryDigestOf(config.inventory), withGroups };
+}
+
+function withTargetStates(snapshot: Snapshot, served: ServedApis, nowMs: number, live: boolean): ApiStatus[] {
+  const apis = [...served.apis];
+  for (const i of served.withGroups) {
+    const api = apis[i]!;
+    const runtime = snapshot.apis[i]!;
+    const summary = summarizeApi(runtime.config);
+    apis[i] = {
+      ...api,
+      endpoints: {
+        production: endpointStatus(summary.endpoints.production, runtime.production, nowMs, live),
+        ...(summary.endpoints.sandbox && runtime.sandbox ? { sandbox: endpointStatus(summary.endpoints.sandbox, runtime.sandbox, nowMs, live) } : {}),
+      },
+    };
+  }
+  return apis;
+}
+
+function endpointStatus(summary: EndpointSummary, runtime: EndpointRuntime, nowMs: number, live: boolean): EndpointStatus {
+  if (!isGroupSummary(summary)) return { ...summary, state: isPending(runtime.targets[0]!.config) ? 'pending-certificate' : 'ready' };
+  const states = runtime.group?.states(nowMs) ?? [];
+  const targets = summary.targets.map((target, k): TargetStatus => {
+    const known = states.find((s) => s.target === runtime.targets[k])?.state;
+    if (!known) return { ...target, state: 'pending-certificate' };
+    if (!live) return { ...target, state: 'per-worker' };
+    return known.state === 'available'
+      ? { ...target, state: 'available' }
+      : { ...target, state: 'suspended', until: new Date(known.untilMs).toISOString(), reason: known.reason, failures: known.failures };
+  });
+  const state = !runtime.group ? 'pending-certificate' : !live ? 'per-worker' : targets.some((t) => t.state === 'available') ? 'ready' : 'unavailable';
+  return { ...summary, state, targets };
 }
 
 const certificatesOf = new WeakMap<Snapshot, { readonly minute: number; readonly certificates: Promise<readonly CertificateFileStatus[]> }>();
@@ -138,7 +199,7 @@ function servedCertificates(snapshot: Snapshot, nowMs: number): Promise<readonly
 }
 
 async function summarizeCertificates({ config }: Snapshot, nowMs: number): Promise<readonly CertificateFileStatus[]> {
-  const users = certificateUsers(endpointsOf(config));
+  const users = certificateUsers(targetsOf(config));
   await nextTurn();
   return inSlices(config.inventory, (compiled) => {
     const file = summarizeCertificateFile(compiled);
@@ -152,7 +213,15 @@ async function summarizeCertificates({ config }: Snapshot, nowMs: number): Promi
 
 /** The configuration summary inside a /status document: what `gatehouse plan --against` compares. */
 export function summaryOfStatus(status: StatusDocument): ConfigSummary {
-  const endpoint = ({ state: _state, ...rest }: EndpointStatus): EndpointSummary => rest;
+  const target = ({ state: _state, until: _until, reason: _reason, failures: _failures, ...rest }: TargetStatus): TargetSummary => rest;
+  const endpoint = (status: EndpointStatus): EndpointSummary => {
+    if ('targets' in status) {
+      const { state: _state, targets, ...rest } = status;
+      return { ...rest, targets: targets.map(target) };
+    }
+    const { state: _state, ...rest } = status;
+    return rest;
+  };
   return {
     revision: status.revision,
     inventoryDigest: status.inventoryDigest,

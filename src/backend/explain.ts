@@ -6,7 +6,7 @@ import { checkedHostClause, hostnameRemedy, namesOf, signedBy } from '../certs/h
 import { certificateLabel } from '../certs/parse.js';
 import type { CertificateFile, CertificateInfo } from '../certs/types.js';
 import { formatDuration } from '../config/durations.js';
-import type { EndpointConfig } from '../config/types.js';
+import type { TargetConfig } from '../config/types.js';
 import { misspeltAlias, verifiedHost } from '../config/usage.js';
 import { plural, quoteArg } from '../text.js';
 import { dateOf, daysSince } from '../time.js';
@@ -45,7 +45,7 @@ const VERIFY_REASONS: Record<string, string> = {
 /** Verification codes OpenSSL gives when a trust anchor is not a CA (Node reports INVALID_PURPOSE or UNSPECIFIED, openssl verify "invalid CA certificate"). */
 const NOT_A_CA_REASONS: ReadonlySet<string> = new Set(['INVALID_PURPOSE', 'INVALID_CA', 'UNSPECIFIED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
 
-export function explainFailure(failure: Failure, endpoint: EndpointConfig, nowMs: number): Explanation {
+export function explainFailure(failure: Failure, endpoint: TargetConfig, nowMs: number): Explanation {
   const { code, error } = failure;
   const certificateError = error instanceof BackendCertificateError ? error : undefined;
   const reason = certificateError?.reason ?? errorCode(error);
@@ -82,7 +82,7 @@ export function explainFailure(failure: Failure, endpoint: EndpointConfig, nowMs
   }
 }
 
-function untrusted(reason: string, presented: CertificateInfo | undefined, endpoint: EndpointConfig, nowMs: number): Explanation {
+function untrusted(reason: string, presented: CertificateInfo | undefined, endpoint: TargetConfig, nowMs: number): Explanation {
   const label = labelOf(presented);
   // OpenSSL names the first problem it meets; an expired certificate is named "expired" even when
   // the chain is not trusted either, since that is what must be fixed first.
@@ -111,7 +111,7 @@ function untrusted(reason: string, presented: CertificateInfo | undefined, endpo
 }
 
 /** Never "fetch it again": an expired certificate is refused whatever is trusted; say whose it is to renew. */
-function expiredHint(reason: string, presented: CertificateInfo | undefined, endpoint: EndpointConfig, nowMs: number): string {
+function expiredHint(reason: string, presented: CertificateInfo | undefined, endpoint: TargetConfig, nowMs: number): string {
   if (presented && presented.notAfterMs < nowMs) {
     const alsoUntrusted = reason !== 'CERT_HAS_EXPIRED' ? `; it is not trusted by this endpoint either (${reason})` : '';
     return `the backend presents ${labelOf(presented)}, which expired on ${dateOf(presented.notAfter)} (${plural(daysSince(presented.notAfterMs, nowMs), 'day')} ago): its owner must renew it; no trust setting makes an expired certificate acceptable${alsoUntrusted}`;
@@ -123,7 +123,7 @@ function expiredHint(reason: string, presented: CertificateInfo | undefined, end
   return `a certificate of the chain the backend presents has expired (CERT_HAS_EXPIRED), though its leaf ${labelOf(presented)} has not: the backend must present a current intermediate; no trust setting makes an expired certificate acceptable`;
 }
 
-function timeoutHint(reason: string | undefined, endpoint: EndpointConfig): string {
+function timeoutHint(reason: string | undefined, endpoint: TargetConfig): string {
   const target = targetOf(endpoint);
   const socket = formatDuration(endpoint.timeouts.socketMs);
   if (reason !== undefined && SOCKET_TIMEOUTS.has(reason)) {
@@ -135,7 +135,7 @@ function timeoutHint(reason: string | undefined, endpoint: EndpointConfig): stri
   return `no ${what} within timeouts.connect (${formatDuration(endpoint.timeouts.connectMs)}) at ${target}${via}: check that the backend is reachable from here${endpoint.protocol === 'https:' ? ' and speaks TLS on that port' : ''}, or raise timeouts.connect`;
 }
 
-function unreachableHint(reason: string | undefined, endpoint: EndpointConfig): string {
+function unreachableHint(reason: string | undefined, endpoint: TargetConfig): string {
   const target = targetOf(endpoint);
   switch (reason) {
     case 'ENOTFOUND':
@@ -154,7 +154,7 @@ function unreachableHint(reason: string | undefined, endpoint: EndpointConfig): 
 }
 
 /** A trusted certificate that is not a CA, yet signed what the backend presents: the user took it for a CA. */
-function trustedIssuerThatIsNotACa(presented: CertificateInfo, endpoint: EndpointConfig): { file: CertificateFile; certificate: CertificateInfo } | undefined {
+function trustedIssuerThatIsNotACa(presented: CertificateInfo, endpoint: TargetConfig): { file: CertificateFile; certificate: CertificateInfo } | undefined {
   for (const file of endpoint.certificates) {
     for (const certificate of file.certificates) {
       if (!certificate.isCA && certificate.fingerprint256 !== presented.fingerprint256 && signedBy(presented, certificate)) return { file, certificate };
@@ -163,7 +163,7 @@ function trustedIssuerThatIsNotACa(presented: CertificateInfo, endpoint: Endpoin
   return undefined;
 }
 
-function expiredTrusted(endpoint: EndpointConfig, nowMs: number): { file: CertificateFile; certificate: CertificateInfo } | undefined {
+function expiredTrusted(endpoint: TargetConfig, nowMs: number): { file: CertificateFile; certificate: CertificateInfo } | undefined {
   for (const file of endpoint.certificates) {
     for (const certificate of file.certificates) if (certificate.notAfterMs < nowMs) return { file, certificate };
   }
@@ -176,18 +176,18 @@ function labelOf(presented: CertificateInfo | undefined): string {
 }
 
 /** host:port, with IPv6 addresses bracketed. */
-function targetOf(endpoint: EndpointConfig): string {
+function targetOf(endpoint: TargetConfig): string {
   return `${endpoint.hostname.includes(':') ? `[${endpoint.hostname}]` : endpoint.hostname}:${endpoint.port}`;
 }
 
-function trustedText(endpoint: EndpointConfig): string {
+function trustedText(endpoint: TargetConfig): string {
   if (endpoint.certificateAliases.length === 0) return 'the system roots';
   const own = `certificate ${endpoint.certificateAliases.join(', ')}`;
   return endpoint.tls.trustSystemCAs ? `${own} and the system roots` : own;
 }
 
 /** The command that captures this endpoint's backend certificate under `alias`. */
-function fetchCommand(endpoint: EndpointConfig, alias: string): string {
+function fetchCommand(endpoint: TargetConfig, alias: string): string {
   const servername = endpoint.tls.serverName ? ` --servername ${quoteArg(endpoint.tls.serverName)}` : '';
   return `gatehouse cert fetch ${quoteArg(endpoint.origin)} --alias ${quoteArg(alias)}${servername}`;
 }
@@ -196,14 +196,14 @@ function fetchCommand(endpoint: EndpointConfig, alias: string): string {
  * An endpoint none of whose aliases has a file yet (503 CERTIFICATE_PENDING). `folder` is the
  * certificates folder as the reader should see it; `known` the aliases it has.
  */
-export function explainPending(endpoint: EndpointConfig, folder: string, known: readonly string[]): string {
+export function explainPending(endpoint: TargetConfig, folder: string, known: readonly string[]): string {
   const aliases = endpoint.pendingAliases;
   const files = aliases.map((a) => `${a}.crt`).join(', ');
   return `no file for certificate alias${aliases.length > 1 ? 'es' : ''} ${aliases.map((a) => `"${a}"`).join(', ')} in ${folder} yet${misspelt(endpoint, known)}: this endpoint answers 503 CERTIFICATE_PENDING until one appears. Drop ${files} there, or capture it with \`${fetchCommand(endpoint, aliases[0]!)}\``;
 }
 
 /** ` (did you mean "orders"?)` when a pending alias looks like a misspelt one the folder has. */
-export function misspelt(endpoint: EndpointConfig, known: readonly string[]): string {
+export function misspelt(endpoint: TargetConfig, known: readonly string[]): string {
   const guess = misspeltAlias(endpoint, known);
   return guess ? ` (did you mean "${guess}"?)` : '';
 }
@@ -221,7 +221,7 @@ export function presentedFields(c: CertificateInfo): { subject: string; issuer: 
 }
 
 /** What the log line of a failed request carries for the operator (never sent to the client). */
-export function failureDetail(failure: Failure, endpoint: EndpointConfig, nowMs: number): Record<string, unknown> {
+export function failureDetail(failure: Failure, endpoint: TargetConfig, nowMs: number): Record<string, unknown> {
   const { code, error } = failure;
   const explanation = explainFailure(failure, endpoint, nowMs);
   const detail: Record<string, unknown> = {

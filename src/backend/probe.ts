@@ -15,7 +15,7 @@ import type { CertificateInfo } from '../certs/types.js';
 import { mapWithConcurrency } from '../concurrency.js';
 import { formatDuration } from '../config/durations.js';
 import { effectiveCiphers } from '../config/tls.js';
-import type { EndpointConfig } from '../config/types.js';
+import type { TargetConfig } from '../config/types.js';
 import { classifyBackendError } from './failure.js';
 import type { BackendFailureCode } from './failure.js';
 import { BackendCertificateError, backendConnector } from './tls.js';
@@ -54,7 +54,7 @@ export function probeAll<T, R>(items: readonly T[], probe: (item: T) => Promise<
   return mapWithConcurrency(items, PROBE_CONCURRENCY, probe);
 }
 
-export async function probeEndpoint(endpoint: EndpointConfig, options: ProbeOptions = {}): Promise<Probe> {
+export async function probeEndpoint(endpoint: TargetConfig, options: ProbeOptions = {}): Promise<Probe> {
   const startedAt = performance.now();
   const outcome = await handshake(endpoint);
   const durationMs = Math.round(performance.now() - startedAt);
@@ -76,7 +76,7 @@ type Outcome =
   | { readonly ok: true; readonly presented?: CertificateInfo; readonly tlsVersion?: string }
   | { readonly ok: false; readonly code: BackendFailureCode; readonly error: Error; readonly presented?: CertificateInfo };
 
-function handshake(endpoint: EndpointConfig): Promise<Outcome> {
+function handshake(endpoint: TargetConfig): Promise<Outcome> {
   const connectBackend = backendConnector(endpoint);
   return new Promise((resolve) => {
     connectBackend(
@@ -111,7 +111,7 @@ function handshake(endpoint: EndpointConfig): Promise<Outcome> {
 }
 
 /** The SNI the gateway sends: tls.serverName, else the URL's host unless it is an IP address (as undici does). */
-function serverNameOf(endpoint: EndpointConfig): string | undefined {
+function serverNameOf(endpoint: TargetConfig): string | undefined {
   return endpoint.tls.serverName ?? (isIP(endpoint.hostname) ? undefined : endpoint.hostname);
 }
 

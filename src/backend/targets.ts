@@ -13,16 +13,9 @@
 // Pure state and time as an argument: the proxy owns the clock and the group lives as long as the
 // snapshot's endpoint runtime (a reload that keeps a target's settings keeps its state).
 
-export type Balance = 'round-robin' | 'failover';
+import type { Balance, SuspendPolicy } from '../config/types.js';
 
-export interface SuspendPolicy {
-  /** The first suspension (WSO2's initialDuration). */
-  readonly initialMs: number;
-  /** Each consecutive failure multiplies the suspension by this (progressionFactor). */
-  readonly factor: number;
-  /** The longest suspension (maximumDuration). */
-  readonly maxMs: number;
-}
+export type { Balance, SuspendPolicy };
 
 export type TargetState =
   | { readonly state: 'available'; readonly failures: number }
@@ -36,6 +29,8 @@ export class TargetGroup<T> {
   readonly #current: Float64Array;
   readonly #suspendedUntil: Float64Array;
   readonly #failures: Uint32Array;
+  /** Every transport failure so far, never reset (the metrics' counter). */
+  readonly #failuresTotal: Float64Array;
   readonly #reasons: (string | undefined)[];
   readonly #policy: SuspendPolicy;
 
@@ -47,6 +42,7 @@ export class TargetGroup<T> {
     this.#current = new Float64Array(targets.length);
     this.#suspendedUntil = new Float64Array(targets.length);
     this.#failures = new Uint32Array(targets.length);
+    this.#failuresTotal = new Float64Array(targets.length);
     this.#reasons = targets.map(() => undefined);
     this.#policy = policy;
   }
@@ -79,6 +75,7 @@ export class TargetGroup<T> {
   failed(target: T, nowMs: number, reason: string): void {
     const i = this.#indexOf(target);
     const failures = ++this.#failures[i]!;
+    this.#failuresTotal[i]!++;
     const { initialMs, factor, maxMs } = this.#policy;
     const duration = Math.min(maxMs, initialMs * factor ** (failures - 1));
     this.#suspendedUntil[i] = nowMs + duration;
@@ -97,6 +94,31 @@ export class TargetGroup<T> {
   /** An active health check passed: available at once, whatever its suspension. */
   healthy(target: T): void {
     this.succeeded(target);
+  }
+
+  /**
+   * Takes over the failures and suspensions of `from`'s targets that `same` pairs with one of
+   * this group's (a reload that kept a target's connections keeps what is known of it).
+   */
+  carryOver<U>(from: TargetGroup<U>, same: (mine: T, theirs: U) => boolean): void {
+    this.#targets.forEach((mine, i) => {
+      const j = from.#targets.findIndex((theirs) => same(mine, theirs));
+      if (j === -1) return;
+      this.#failures[i] = from.#failures[j]!;
+      this.#suspendedUntil[i] = from.#suspendedUntil[j]!;
+      this.#reasons[i] = from.#reasons[j];
+      this.#failuresTotal[i] = from.#failuresTotal[j]!;
+    });
+  }
+
+  /** Whether `target` takes requests at `nowMs`. */
+  isAvailable(target: T, nowMs: number): boolean {
+    return this.#available(this.#indexOf(target), nowMs);
+  }
+
+  /** The transport failures of `target` since the group was made (carried over by reloads). */
+  failuresOf(target: T): number {
+    return this.#failuresTotal[this.#indexOf(target)]!;
   }
 
   /** Each target's state at `nowMs`, in list order: for /status, metrics and the NO_BACKEND_AVAILABLE line. */

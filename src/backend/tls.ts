@@ -19,7 +19,7 @@ import { verifierAccepts } from '../certs/hostname.js';
 import { describeCertificate } from '../certs/parse.js';
 import type { CertificateInfo } from '../certs/types.js';
 import { effectiveCiphers } from '../config/tls.js';
-import type { EndpointConfig } from '../config/types.js';
+import type { TargetConfig } from '../config/types.js';
 import { verifiedHost } from '../config/usage.js';
 
 type Connector = buildConnector.connector;
@@ -47,7 +47,7 @@ export class BackendCertificateError extends Error {
 }
 
 /** The secure context of an endpoint: its trust store, versions and ciphers. Built once per pool. */
-export function backendSecureContext(endpoint: EndpointConfig): SecureContext {
+export function backendSecureContext(endpoint: TargetConfig): SecureContext {
   const { tls } = endpoint;
   const own = endpoint.certificates.flatMap((file) => file.certificates.map((c) => c.pem));
   // Without certificates of its own the endpoint uses Node's default store (the public roots);
@@ -64,7 +64,7 @@ export function backendSecureContext(endpoint: EndpointConfig): SecureContext {
   });
 }
 
-export function backendConnector(endpoint: EndpointConfig): Connector {
+export function backendConnector(endpoint: TargetConfig): Connector {
   if (endpoint.protocol === 'http:') return buildConnector({ timeout: endpoint.timeouts.connectMs });
   const { host, verifier } = verifiedHost(endpoint);
   const base = buildConnector({

@@ -23,8 +23,8 @@ import { writeFileAtomic } from '../certs/write.js';
 import { DEFAULT_CERTS_DIRECTORY, readCertsFolderSetting } from '../config/certs-folder.js';
 import { formatDuration, parseDuration } from '../config/durations.js';
 import { loadConfig } from '../config/load.js';
-import type { EndpointConfig, GatewayConfig } from '../config/types.js';
-import { certificateUsers, endpointsOf, verifiedHost } from '../config/usage.js';
+import type { TargetConfig, GatewayConfig } from '../config/types.js';
+import { certificateUsers, targetsOf, verifiedHost } from '../config/usage.js';
 import { displayPath } from '../diagnostics.js';
 import { plural, quoteArg } from '../text.js';
 import { daysLeft, daysSince } from '../time.js';
@@ -347,8 +347,8 @@ function usageNotes(alias: string, leaf: CertificateInfo, host: string, outFile:
     notes.push(`A running gateway whose certificates folder is ${show(target.directory)} picks the file up within its reload.interval, or at once on SIGHUP or POST /reload.`);
     return notes;
   }
-  const users: readonly EndpointConfig[] = certificateUsers(endpointsOf(config)).get(alias) ?? [];
-  const describe = (endpoint: EndpointConfig) => `${endpoint.description} (${endpoint.path})`;
+  const users: readonly TargetConfig[] = certificateUsers(targetsOf(config)).get(alias) ?? [];
+  const describe = (endpoint: TargetConfig) => `${endpoint.description} (${endpoint.path})`;
   for (const endpoint of users) {
     const checked = verifiedHost(endpoint);
     if (verifierAccepts(checked.verifier, x509, checked.host)) continue;

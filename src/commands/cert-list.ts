@@ -13,7 +13,7 @@ import { loadConfig } from '../config/load.js';
 import { summarizeCertificate } from '../config/summary.js';
 import type { CertificateSummary } from '../config/summary.js';
 import type { GatewayConfig } from '../config/types.js';
-import { endpointsOf } from '../config/usage.js';
+import { targetsOf } from '../config/usage.js';
 import { displayPath, formatText } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { plural } from '../text.js';
@@ -147,7 +147,7 @@ function userLabel(user: InventoryUser): string {
 export function inventoryOf(config: GatewayConfig, diagnostics: readonly Diagnostic[], nowMs: number): InventoryEntry[] {
   const users = new Map<string, InventoryUser[]>();
   const pending = new Map<string, InventoryUser[]>();
-  for (const endpoint of endpointsOf(config)) {
+  for (const endpoint of targetsOf(config)) {
     const user: InventoryUser = { path: endpoint.path, api: endpoint.api.name, version: endpoint.api.version, endpoint: endpoint.role };
     for (const alias of endpoint.certificateAliases) {
       const map = endpoint.pendingAliases.includes(alias) ? pending : users;

@@ -14,8 +14,8 @@ import { expiryState } from '../certs/expiry.js';
 import type { CertificateInfo } from '../certs/types.js';
 import { formatDuration } from '../config/durations.js';
 import { loadConfig } from '../config/load.js';
-import type { EndpointConfig, EndpointRole, GatewayConfig } from '../config/types.js';
-import { endpointsOf, isPending } from '../config/usage.js';
+import type { TargetConfig, EndpointRole, GatewayConfig } from '../config/types.js';
+import { targetsOf, isPending } from '../config/usage.js';
 import { displayPath, formatText, hasErrors, toJson } from '../diagnostics.js';
 import { plural } from '../text.js';
 import { dateOf } from '../time.js';
@@ -127,7 +127,7 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
 export async function checkEndpoints(config: GatewayConfig, cwd: string, nowMs = Date.now()): Promise<EndpointCheck[]> {
   const folder = `${displayPath(config.certs.directory, cwd).replace(/\/$/, '')}/`;
   const known = config.inventory.map((f) => f.alias);
-  return probeAll(endpointsOf(config), async (endpoint) => {
+  return probeAll(targetsOf(config), async (endpoint) => {
     const base = { api: endpoint.api.name, version: endpoint.api.version, endpoint: endpoint.role, path: endpoint.path, url: endpoint.origin + endpoint.basePath };
     if (isPending(endpoint)) {
       return { ...base, result: 'pending', code: 'CERTIFICATE_PENDING', reason: endpoint.pendingAliases.join(', '), hint: explainPending(endpoint, folder, known) } satisfies EndpointCheck;
@@ -137,7 +137,7 @@ export async function checkEndpoints(config: GatewayConfig, cwd: string, nowMs =
   });
 }
 
-function describeProbe(probe: Probe, endpoint: EndpointConfig, config: GatewayConfig, folder: string, known: readonly string[], nowMs: number): Omit<EndpointCheck, 'api' | 'version' | 'endpoint' | 'path' | 'url'> {
+function describeProbe(probe: Probe, endpoint: TargetConfig, config: GatewayConfig, folder: string, known: readonly string[], nowMs: number): Omit<EndpointCheck, 'api' | 'version' | 'endpoint' | 'path' | 'url'> {
   const certificate = probe.presented ? { certificate: presentedFields(probe.presented) } : {};
   const partly = partlyPendingNote(endpoint, folder, known);
   if (probe.ok) {
@@ -162,7 +162,7 @@ function describeProbe(probe: Probe, endpoint: EndpointConfig, config: GatewayCo
   };
 }
 
-function partlyPendingNote(endpoint: EndpointConfig, folder: string, known: readonly string[]): string | undefined {
+function partlyPendingNote(endpoint: TargetConfig, folder: string, known: readonly string[]): string | undefined {
   if (endpoint.pendingAliases.length === 0 || isPending(endpoint)) return undefined;
   const aliases = endpoint.pendingAliases.map((a) => `"${a}"`).join(', ');
   return `certificate alias ${aliases} has no file in ${folder} yet${misspelt(endpoint, known)} (the other aliases are trusted meanwhile)`;

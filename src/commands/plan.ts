@@ -16,8 +16,8 @@ import type { StatusDocument } from '../admin/status.js';
 import { diffConfigs, hasChanges } from '../config/diff.js';
 import type { ConfigChanges, FieldChange } from '../config/diff.js';
 import { loadConfig } from '../config/load.js';
-import { summarizeConfig } from '../config/summary.js';
-import type { CertificateFileSummary, CertificateSummary, ConfigSummary } from '../config/summary.js';
+import { isGroupSummary, summarizeConfig } from '../config/summary.js';
+import type { CertificateFileSummary, CertificateSummary, ConfigSummary, TargetSummary } from '../config/summary.js';
 import { CERTIFICATE_EXTENSIONS } from '../certs/read.js';
 import { displayPath, formatText, hasErrors } from '../diagnostics.js';
 import { daysLeft } from '../time.js';
@@ -175,9 +175,16 @@ function renderPlan(file: string, baseline: Baseline, after: ConfigSummary, chan
     const endpointsAfter = new Map(after.apis.flatMap((api) => Object.entries(api.endpoints).map(([role, endpoint]) => [`${api.name} ${api.version} ${role}`, endpoint] as [string, typeof endpoint])));
     for (const name of endpoints.added) {
       const endpoint = endpointsAfter.get(name);
-      lines.push(`  + ${name}  ${endpoint?.url ?? ''}`);
-      for (const fingerprint of endpoint?.trustedFingerprints ?? []) lines.push(`      trusts ${describeFingerprint(fingerprint)}`);
-      for (const alias of endpoint?.pendingCertificates ?? []) lines.push(`      trusts ${alias}: no file yet (the endpoint answers 503 CERTIFICATE_PENDING until it exists)`);
+      const group = endpoint && isGroupSummary(endpoint) ? endpoint : undefined;
+      lines.push(`  + ${name}  ${group ? `${group.balance} over ${group.targets.length} targets` : ((endpoint as TargetSummary | undefined)?.url ?? '')}`);
+      for (const target of group ? group.targets : endpoint ? [endpoint as TargetSummary] : []) {
+        const indent = group ? '        ' : '      ';
+        if (group) lines.push(`      ${target.url}${target.weight !== undefined && target.weight !== 1 ? ` (weight ${target.weight})` : ''}`);
+        for (const fingerprint of target.trustedFingerprints) lines.push(`${indent}trusts ${describeFingerprint(fingerprint)}`);
+        for (const alias of target.pendingCertificates) {
+          lines.push(`${indent}trusts ${alias}: no file yet (${group ? 'the target is left out of its group' : 'the endpoint answers 503 CERTIFICATE_PENDING'} until it exists)`);
+        }
+      }
     }
     for (const name of endpoints.removed) lines.push(`  - ${name}`);
     for (const change of endpoints.changed) {
@@ -205,11 +212,13 @@ function renderPlan(file: string, baseline: Baseline, after: ConfigSummary, chan
 
 /** Trust changes as certificates added and removed; other fields as before → after. */
 function renderEndpointField(field: FieldChange, describeFingerprint: (fingerprint: string) => string): string[] {
-  if (field.field === 'trustedFingerprints') {
+  // trustedFingerprints, or targets.1.trustedFingerprints for a group's target.
+  const trust = /^(?:targets\.([0-9]+)\.)?trustedFingerprints$/.exec(field.field);
+  if (trust) {
     const before = (field.before as string[] | undefined) ?? [];
     const after = (field.after as string[] | undefined) ?? [];
     return [
-      '      trust:',
+      trust[1] === undefined ? '      trust:' : `      target ${Number(trust[1]) + 1} trust:`,
       ...after.filter((f) => !before.includes(f)).map((f) => `        + ${describeFingerprint(f)}`),
       ...before.filter((f) => !after.includes(f)).map((f) => `        - ${describeFingerprint(f)}`),
     ];

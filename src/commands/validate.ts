@@ -8,7 +8,7 @@ import { loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { displayPath, errorsAndWarnings, formatGithub, formatText, hasErrors } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
-import { endpointsOf } from '../config/usage.js';
+import { targetsOf } from '../config/usage.js';
 import { plural } from '../text.js';
 
 export const VALIDATE_USAGE = `Usage: gatehouse validate [-c gateway.yaml] [--format text|json|github] [--strict]
@@ -61,7 +61,7 @@ export async function validateCommand(args: string[], io: CommandIo): Promise<nu
 }
 
 function summarize(config: GatewayConfig) {
-  const endpoints = endpointsOf(config);
+  const endpoints = targetsOf(config);
   const aliases = new Set(endpoints.flatMap((e) => e.certificateAliases));
   const pending = new Set(endpoints.flatMap((e) => e.pendingAliases));
   return { apis: config.apis.length, endpoints: endpoints.length, certificates: aliases.size, pendingCertificates: pending.size, revision: config.revision };

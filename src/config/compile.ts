@@ -15,11 +15,12 @@ import { parseAddress } from './address.js';
 import { parseDuration, parseSize } from './durations.js';
 import { hostnameProblem } from './hostname-rule.js';
 import type { Reporter } from './reporter.js';
-import { endpointPointer, resolveSetting } from './resolve.js';
+import { certificateOf, endpointPointer, endpointTargets, resolveSetting, resolveSuspend, targetOf } from './resolve.js';
+import type { TargetRef } from './resolve.js';
 import { versionRange } from './tls.js';
-import { certificateUsers, endpointsOf, misspeltAlias } from './usage.js';
+import { certificateUsers, misspeltAlias, targetsOf } from './usage.js';
 import type { HostnameVerifier } from '../certs/hostname.js';
-import type { ApiConfig, EndpointConfig, EndpointRole, GatewayConfig, GatewayDocument, HttpsListenerConfig, TlsVersion } from './types.js';
+import type { ApiConfig, EndpointConfig, EndpointRole, TargetConfig, GatewayConfig, GatewayDocument, HttpsListenerConfig, TlsVersion } from './types.js';
 
 export interface CompileInput {
   readonly file: string;
@@ -60,11 +61,11 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
       ...(api.maxBodySize !== undefined ? { maxBodyBytes: parseSize(api.maxBodySize)! } : {}),
     };
     // An endpoint waiting for a file is compiled every time: its warning names the folder's aliases.
-    const waiting = compiled.production.pendingAliases.length > 0 || (compiled.sandbox?.pendingAliases.length ?? 0) > 0;
+    const waiting = [compiled.production, compiled.sandbox].some((e) => e?.targets.some((t) => t.pendingAliases.length > 0));
     if (!waiting && input.certificates.error === undefined) compiledApis.set(api, { document: doc, api: compiled, diagnostics: r.diagnostics.slice(from) });
     return compiled;
   });
-  const endpoints = endpointsOf({ apis });
+  const endpoints = targetsOf({ apis });
   const users = certificateUsers(endpoints);
   const usedBy = (alias: string): string => (users.get(alias) ?? []).map((e) => e.path).join(', ');
 
@@ -184,22 +185,17 @@ const compiledApis = new WeakMap<object, { readonly document: GatewayDocument; r
 
 /** Each of the API's aliases has one file, the very one it had when compiled. */
 function sameTrust(api: ApiConfig, byAlias: ReadonlyMap<string, readonly CertificateFile[]>): boolean {
-  const same = (endpoint: EndpointConfig) =>
-    endpoint.certificates.length === endpoint.certificateAliases.length &&
-    endpoint.certificates.every((file, k) => {
-      const now = byAlias.get(endpoint.certificateAliases[k]!);
+  const same = (target: TargetConfig) =>
+    target.certificates.length === target.certificateAliases.length &&
+    target.certificates.every((file, k) => {
+      const now = byAlias.get(target.certificateAliases[k]!);
       return now?.length === 1 && now[0] === file;
     });
-  return same(api.production) && (api.sandbox === undefined || same(api.sandbox));
+  return api.production.targets.every(same) && (api.sandbox === undefined || api.sandbox.targets.every(same));
 }
 
 /** A file read again as the same bytes (certs/read.ts) under the same path is the same CertificateFile object. */
 const compiledFiles = new WeakMap<Buffer, CertificateFile>();
-
-function aliasesOf(doc: GatewayDocument, i: number, role: EndpointRole): string[] {
-  const certificate = doc.apis[i]!.endpoints[role]!.certificate;
-  return certificate === undefined ? [] : ([] as string[]).concat(certificate);
-}
 
 interface CompiledFiles {
   readonly byAlias: Map<string, CertificateFile[]>;
@@ -233,25 +229,56 @@ function compileCertificateFiles(input: CompileInput): CompiledFiles {
   return { byAlias, failures, withPrivateKey };
 }
 
-function compileEndpoint(
+function compileEndpoint(input: CompileInput, i: number, role: EndpointRole, byAlias: Map<string, CertificateFile[]>, r: Reporter): EndpointConfig {
+  const doc = input.document;
+  const api = doc.apis[i]!;
+  const endpoint = api.endpoints[role]!;
+  const pointer = endpointPointer(i, role);
+  const name = `${api.name} ${api.version} ${role}`;
+  const description = `API "${api.name}" version ${api.version}, ${role} endpoint`;
+  const group = endpoint.targets !== undefined;
+  const targets = endpointTargets(doc, i, role).map((ref) =>
+    compileTarget(input, ref, group ? { name: `${name} target ${ref.index! + 1}`, description: `${description}, target ${ref.index! + 1}` } : { name, description }, byAlias, r),
+  );
+  const check = endpoint.healthCheck;
+  return {
+    role,
+    path: r.path(pointer),
+    pointer,
+    api: { name: api.name, version: api.version },
+    name,
+    description,
+    group,
+    balance: endpoint.balance,
+    targets,
+    suspend: {
+      initialMs: parseDuration(resolveSuspend(doc, i, role, 'initial').value)!,
+      factor: Number(resolveSuspend(doc, i, role, 'factor').value),
+      maxMs: parseDuration(resolveSuspend(doc, i, role, 'max').value)!,
+    },
+    ...(check ? { healthCheck: { path: check.path, intervalMs: parseDuration(check.interval)!, timeoutMs: parseDuration(check.timeout)! } } : {}),
+  };
+}
+
+function compileTarget(
   input: CompileInput,
-  i: number,
-  role: EndpointRole,
+  ref: TargetRef,
+  names: { readonly name: string; readonly description: string },
   byAlias: Map<string, CertificateFile[]>,
   r: Reporter,
-): EndpointConfig {
+): TargetConfig {
   const doc = input.document;
-  const pointer = endpointPointer(i, role);
-  const endpoint = doc.apis[i]!.endpoints[role]!;
-  const setting = <T>(group: 'timeouts' | 'tls' | 'headers', key: string): T | undefined =>
-    resolveSetting<T>(doc, i, role, group, key)?.value;
+  const { pointer, apiIndex: i, role } = ref;
+  const endpoint = targetOf(doc, ref);
+  const setting = <T>(group: 'timeouts' | 'tls' | 'headers', key: string): T | undefined => resolveSetting<T>(doc, ref, group, key)?.value;
+  const trust = certificateOf(doc, ref);
 
   const url = new URL(endpoint.url);
-  const aliases = aliasesOf(doc, i, role);
+  const aliases = trust.aliases;
   const certificates: CertificateFile[] = [];
   const pendingAliases: string[] = [];
   aliases.forEach((alias, k) => {
-    const aliasPointer = Array.isArray(endpoint.certificate) ? `${pointer}/certificate/${k}` : `${pointer}/certificate`;
+    const aliasPointer = trust.list ? `${trust.pointer}/${k}` : trust.pointer;
     const found = byAlias.get(alias);
     if (!found) {
       if (!input.certificates.files.some((f) => f.alias === alias)) pendingAliases.push(alias);
@@ -268,13 +295,14 @@ function compileEndpoint(
   const ciphers = setting<string>('tls', 'ciphers');
   const serverName = setting<string>('tls', 'serverName');
   const api = doc.apis[i]!;
-  const compiled: EndpointConfig = {
+  const compiled: TargetConfig = {
     role,
     path: r.path(pointer),
     pointer,
     api: { name: api.name, version: api.version },
-    name: `${api.name} ${api.version} ${role}`,
-    description: `API "${api.name}" version ${api.version}, ${role} endpoint`,
+    ...names,
+    index: ref.index ?? 0,
+    weight: endpoint.weight ?? 1,
     url: endpoint.url,
     protocol: url.protocol as 'http:' | 'https:',
     hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
@@ -310,18 +338,20 @@ function compileEndpoint(
     const guess = misspeltAlias(compiled, known);
     r.warning(
       'CERT_PENDING',
-      `${pointer}/certificate`,
+      trust.pointer,
       `no file for certificate alias${pendingAliases.length > 1 ? 'es' : ''} ${pendingAliases.map((a) => `"${a}"`).join(', ')} in ${relativeToConfig(input, input.certsDirectory)}/ yet${guess ? `; did you mean "${guess}"?` : ''} (has: ${known.length ? known.join(', ') : 'nothing'}); ${
         all
-          ? 'this endpoint answers 503 CERTIFICATE_PENDING until one appears'
-          : 'this endpoint trusts the other aliases until it appears'
+          ? ref.index === undefined
+            ? 'this endpoint answers 503 CERTIFICATE_PENDING until one appears'
+            : 'this target is left out of its group until one appears'
+          : `this ${ref.index === undefined ? 'endpoint' : 'target'} trusts the other aliases until it appears`
       }`,
       'key',
     );
   }
 
   const problem = hostnameProblem(compiled);
-  if (problem) r.warning('CERT_HOSTNAME', `${pointer}/certificate`, problem, 'key');
+  if (problem) r.warning('CERT_HOSTNAME', trust.pointer, problem, 'key');
   return compiled;
 }
 
@@ -361,7 +391,7 @@ function compileHttpsListener(input: CompileInput, r: Reporter): HttpsListenerCo
  * Hashed from the bytes, not the expanded document: a hash shown in /status must not be a way to
  * guess a secret that came from the environment.
  */
-function revisionOf(input: CompileInput, endpoints: readonly EndpointConfig[], https: HttpsListenerConfig | undefined): string {
+function revisionOf(input: CompileInput, endpoints: readonly TargetConfig[], https: HttpsListenerConfig | undefined): string {
   const hash = createHash('sha256').update(input.configSha256);
   const used = new Map<string, string>();
   for (const endpoint of endpoints) {

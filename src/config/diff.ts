@@ -30,7 +30,11 @@ export interface ConfigChanges {
 export const apiName = (api: Pick<ApiSummary, 'name' | 'version'>): string => `${api.name} ${api.version}`;
 
 function flatten(value: unknown, prefix: string, out: Map<string, unknown>): Map<string, unknown> {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+  const join = (key: string | number) => (prefix ? `${prefix}.${key}` : String(key));
+  if (Array.isArray(value) && value.some((item) => item !== null && typeof item === 'object')) {
+    // A group's targets: target by target (targets.1.url), not the whole list as one field.
+    value.forEach((item, i) => flatten(item, join(i), out));
+  } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     for (const [key, item] of Object.entries(value)) flatten(item, prefix ? `${prefix}.${key}` : key, out);
   } else {
     out.set(prefix, value);
@@ -38,7 +42,7 @@ function flatten(value: unknown, prefix: string, out: Map<string, unknown>): Map
   return out;
 }
 
-/** Fields of two plain objects that differ, as dotted paths (arrays compare whole). */
+/** Fields of two plain objects that differ, as dotted paths (lists of values compare whole, lists of objects item by item). */
 export function fieldChanges(before: object, after: object): FieldChange[] {
   const a = flatten(before, '', new Map());
   const b = flatten(after, '', new Map());

@@ -7,11 +7,11 @@
 import { checkedHostClause, hostnameRemedy, namesAServer, verifierAccepts, vouchesForOthers } from '../certs/hostname.js';
 import { certificateLabel, x509Of } from '../certs/parse.js';
 import type { CertificateInfo } from '../certs/types.js';
-import type { EndpointConfig } from './types.js';
+import type { TargetConfig } from './types.js';
 import { verifiedHost } from './usage.js';
 
 /** Why no handshake of the endpoint can succeed, or undefined when one can (or it cannot be told). */
-export function hostnameProblem(endpoint: EndpointConfig): string | undefined {
+export function hostnameProblem(endpoint: TargetConfig): string | undefined {
   const { tls } = endpoint;
   // With the system roots, a public certificate naming the host may be what the backend presents.
   if (endpoint.protocol !== 'https:' || tls.hostnameVerifier === 'AllowAll' || tls.trustSystemCAs) return undefined;

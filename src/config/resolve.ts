@@ -1,7 +1,8 @@
-// Inheritance: an endpoint's setting comes from the endpoint, else its API, else `defaults`
-// (which the schema filled in). Each value carries the pointer where it was written, so that a
-// rule about an effective value points at the line that set it.
-import type { EndpointRole, GatewayDocument } from './types.js';
+// Inheritance: a target's setting comes from the target, else its endpoint (for a group's
+// targets), else its API, else `defaults` (which the schema filled in). A v1 endpoint is its own
+// one target. Each value carries the pointer where it was written, so that a rule about an
+// effective value points at the line that set it.
+import type { DocumentTarget, EndpointRole, GatewayDocument } from './types.js';
 
 export type SettingGroup = 'timeouts' | 'tls' | 'headers';
 
@@ -10,28 +11,58 @@ export interface Resolved<T> {
   readonly pointer: string;
 }
 
+/** One backend URL of the document: an endpoint's `url`, or one of its `targets`. */
+export interface TargetRef {
+  readonly apiIndex: number;
+  readonly role: EndpointRole;
+  /** Its position in the endpoint's targets; undefined for an endpoint's own url. */
+  readonly index: number | undefined;
+  /** /apis/0/endpoints/production, or /apis/0/endpoints/production/targets/1 */
+  readonly pointer: string;
+}
+
 export function endpointPointer(apiIndex: number, role: EndpointRole): string {
   return `/apis/${apiIndex}/endpoints/${role}`;
 }
 
-export function resolveSetting<T>(
-  doc: GatewayDocument,
-  apiIndex: number,
-  role: EndpointRole,
-  group: SettingGroup,
-  key: string,
-): Resolved<T> | undefined {
-  const api = doc.apis[apiIndex]!;
-  const endpoint = api.endpoints[role]!;
-  const layers: [Record<string, unknown> | undefined, string][] = [
-    [endpoint[group] as Record<string, unknown> | undefined, `${endpointPointer(apiIndex, role)}/${group}/${key}`],
-    [api[group] as Record<string, unknown> | undefined, `/apis/${apiIndex}/${group}/${key}`],
+/** The target's object in the document (for an endpoint's own url, the endpoint). */
+export function targetOf(doc: GatewayDocument, ref: TargetRef): DocumentTarget {
+  const endpoint = doc.apis[ref.apiIndex]!.endpoints[ref.role]!;
+  return (ref.index === undefined ? endpoint : endpoint.targets![ref.index]!) as DocumentTarget;
+}
+
+export function resolveSetting<T>(doc: GatewayDocument, ref: TargetRef, group: SettingGroup, key: string): Resolved<T> | undefined {
+  const api = doc.apis[ref.apiIndex]!;
+  const endpoint = api.endpoints[ref.role]!;
+  const base = endpointPointer(ref.apiIndex, ref.role);
+  const layers: [Record<string, unknown> | undefined, string][] = [];
+  if (ref.index !== undefined) layers.push([endpoint.targets![ref.index]![group] as Record<string, unknown> | undefined, `${ref.pointer}/${group}/${key}`]);
+  layers.push(
+    [endpoint[group] as Record<string, unknown> | undefined, `${base}/${group}/${key}`],
+    [api[group] as Record<string, unknown> | undefined, `/apis/${ref.apiIndex}/${group}/${key}`],
     [doc.defaults[group] as Record<string, unknown>, `/defaults/${group}/${key}`],
-  ];
+  );
   for (const [section, pointer] of layers) {
     if (section && section[key] !== undefined) return { value: section[key] as T, pointer };
   }
   return undefined;
+}
+
+/**
+ * The certificate aliases a target trusts, and where they are written: its own `certificate`,
+ * else (for a group's target) its endpoint's.
+ */
+export function certificateOf(doc: GatewayDocument, ref: TargetRef): { aliases: string[]; pointer: string; list: boolean } {
+  const own = targetOf(doc, ref).certificate;
+  const endpoint = doc.apis[ref.apiIndex]!.endpoints[ref.role]!;
+  const [value, pointer] = own !== undefined || ref.index === undefined ? [own, `${ref.pointer}/certificate`] : [endpoint.certificate, `${endpointPointer(ref.apiIndex, ref.role)}/certificate`];
+  return { aliases: value === undefined ? [] : ([] as string[]).concat(value), pointer, list: Array.isArray(value) };
+}
+
+/** A group's suspension setting: the endpoint's, else defaults.suspend. */
+export function resolveSuspend(doc: GatewayDocument, i: number, role: EndpointRole, key: 'initial' | 'factor' | 'max'): Resolved<string | number> {
+  const own = doc.apis[i]!.endpoints[role]!.suspend?.[key];
+  return own !== undefined ? { value: own, pointer: `${endpointPointer(i, role)}/suspend/${key}` } : { value: doc.defaults.suspend[key], pointer: `/defaults/suspend/${key}` };
 }
 
 /** Every endpoint of the document, in order: [apiIndex, role]. */
@@ -42,15 +73,32 @@ export function* documentEndpoints(doc: GatewayDocument): Generator<[number, End
   }
 }
 
-/** Pointers of every place a setting group is written: defaults, each API, each endpoint. */
+/** The targets of one endpoint: its url, or each of its targets. */
+export function endpointTargets(doc: GatewayDocument, apiIndex: number, role: EndpointRole): TargetRef[] {
+  const endpoint = doc.apis[apiIndex]!.endpoints[role]!;
+  const base = endpointPointer(apiIndex, role);
+  if (!endpoint.targets) return [{ apiIndex, role, index: undefined, pointer: base }];
+  return endpoint.targets.map((_, index) => ({ apiIndex, role, index, pointer: `${base}/targets/${index}` }));
+}
+
+/** Every backend URL of the document, in order. */
+export function* documentTargets(doc: GatewayDocument): Generator<TargetRef> {
+  for (const [i, role] of documentEndpoints(doc)) yield* endpointTargets(doc, i, role);
+}
+
+/** Pointers of every place a setting group is written: defaults, each API, each endpoint, each target. */
 export function* settingSections(doc: GatewayDocument, group: SettingGroup): Generator<[Record<string, unknown>, string]> {
   yield [doc.defaults[group] as Record<string, unknown>, `/defaults/${group}`];
   for (let i = 0; i < doc.apis.length; i++) {
     const api = doc.apis[i]!;
     if (api[group]) yield [api[group] as Record<string, unknown>, `/apis/${i}/${group}`];
     for (const role of ['production', 'sandbox'] as const) {
-      const section = api.endpoints[role]?.[group];
-      if (section) yield [section as Record<string, unknown>, `${endpointPointer(i, role)}/${group}`];
+      const endpoint = api.endpoints[role];
+      if (!endpoint) continue;
+      if (endpoint[group]) yield [endpoint[group] as Record<string, unknown>, `${endpointPointer(i, role)}/${group}`];
+      for (const [k, target] of (endpoint.targets ?? []).entries()) {
+        if (target[group]) yield [target[group] as Record<string, unknown>, `${endpointPointer(i, role)}/targets/${k}/${group}`];
+      }
     }
   }
 }

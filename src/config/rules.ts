@@ -4,7 +4,8 @@ import { createSecureContext } from 'node:tls';
 import { addressesOverlap, formatAddress, isLoopbackHost, parseAddress, parseProxyEntry } from './address.js';
 import { isUnitless, parseDuration } from './durations.js';
 import type { Reporter } from './reporter.js';
-import { documentEndpoints, endpointPointer, resolveSetting, settingSections } from './resolve.js';
+import { certificateOf, documentEndpoints, documentTargets, endpointPointer, endpointTargets, resolveSetting, resolveSuspend, settingSections, targetOf } from './resolve.js';
+import type { TargetRef } from './resolve.js';
 import { valuesOf } from './schema.js';
 import type { SchemaNode } from './schema.js';
 import { aliasOf } from '../certs/read.js';
@@ -83,9 +84,9 @@ function checkDurations(doc: GatewayDocument, r: Reporter): void {
     }
   }
   const reported = new Set<string>();
-  for (const [i, role] of documentEndpoints(doc)) {
-    const connect = resolveSetting<string | number>(doc, i, role, 'timeouts', 'connect')!;
-    const socket = resolveSetting<string | number>(doc, i, role, 'timeouts', 'socket')!;
+  for (const ref of documentTargets(doc)) {
+    const connect = resolveSetting<string | number>(doc, ref, 'timeouts', 'connect')!;
+    const socket = resolveSetting<string | number>(doc, ref, 'timeouts', 'socket')!;
     const connectMs = parseDuration(connect.value)!;
     const socketMs = parseDuration(socket.value)!;
     if (connectMs > socketMs && socketMs > 0) {
@@ -98,7 +99,7 @@ function checkDurations(doc: GatewayDocument, r: Reporter): void {
       r.error(
         'CONFIG_TIMEOUTS',
         at.pointer,
-        `connect timeout ${JSON.stringify(connect.value)} is above the socket timeout ${JSON.stringify(socket.value)} for ${r.path(endpointPointer(i, role))} (the other is set at ${r.path(other.pointer)}); connect must not be above socket`,
+        `connect timeout ${JSON.stringify(connect.value)} is above the socket timeout ${JSON.stringify(socket.value)} for ${r.path(ref.pointer)} (the other is set at ${r.path(other.pointer)}); connect must not be above socket`,
       );
     }
   }
@@ -259,39 +260,81 @@ function checkEndpoints(doc: GatewayDocument, r: Reporter): void {
   for (const [i, role] of documentEndpoints(doc)) {
     const base = endpointPointer(i, role);
     const endpoint = doc.apis[i]!.endpoints[role]!;
-    const url = checkUrl(endpoint.url, `${base}/url`, r);
-    const aliases = endpoint.certificate === undefined ? [] : ([] as string[]).concat(endpoint.certificate);
-
-    aliases.forEach((alias, k) => {
-      const withExtension = aliasOf(alias);
-      if (withExtension) {
-        const pointer = Array.isArray(endpoint.certificate) ? `${base}/certificate/${k}` : `${base}/certificate`;
-        r.error(
-          'CONFIG_ALIAS',
-          pointer,
-          `certificate aliases are written without extension: "${withExtension.alias}" finds ${withExtension.alias}${withExtension.extension} (got "${alias}")`,
-        );
+    if (endpoint.url === undefined && endpoint.targets === undefined) {
+      r.error('CONFIG_MISSING_KEY', base, 'needs url (one backend) or targets (a group of two or more)', 'key');
+      continue;
+    }
+    if (endpoint.url !== undefined && endpoint.targets !== undefined) {
+      r.error('CONFIG_INVALID_VALUE', `${base}/targets`, 'an endpoint has url or targets, not both: move the url into targets, or remove targets', 'key');
+      continue;
+    }
+    if (endpoint.targets === undefined) {
+      // A group's keys on a single url would silently do nothing.
+      for (const key of ['suspend', 'healthCheck'] as const) {
+        if (endpoint[key] !== undefined) r.error('CONFIG_INVALID_VALUE', `${base}/${key}`, `applies to the targets of a group; a single url is never suspended (write targets: [...] to make a group)`, 'key');
       }
-    });
+    } else {
+      const seen = new Map<string, number>();
+      endpoint.targets.forEach((target, k) => {
+        const earlier = seen.get(target.url);
+        if (earlier !== undefined) {
+          r.error('CONFIG_INVALID_VALUE', `${base}/targets/${k}/url`, `is the same URL as ${r.path(`${base}/targets/${earlier}`)}: give it a weight instead of listing it twice`);
+        }
+        seen.set(target.url, k);
+      });
+      if (endpoint.healthCheck) {
+        const interval = parseDuration(endpoint.healthCheck.interval);
+        const timeout = parseDuration(endpoint.healthCheck.timeout);
+        if (interval === 0) r.error('CONFIG_TIMEOUTS', `${base}/healthCheck/interval`, 'must be greater than zero; remove healthCheck to turn the checks off');
+        if (timeout === 0) r.error('CONFIG_TIMEOUTS', `${base}/healthCheck/timeout`, 'must be greater than zero');
+        if (interval !== undefined && timeout !== undefined && interval > 0 && timeout > interval) {
+          r.error('CONFIG_TIMEOUTS', `${base}/healthCheck/timeout`, `is longer than the interval (${String(endpoint.healthCheck.interval)}): a check would still be waiting when the next one starts`);
+        }
+      }
+      const initial = resolveSuspend(doc, i, role, 'initial');
+      const max = resolveSuspend(doc, i, role, 'max');
+      if (parseDuration(initial.value)! > parseDuration(max.value)!) {
+        r.error('CONFIG_TIMEOUTS', initial.pointer, `the first suspension (${String(initial.value)}) is longer than the longest (${String(max.value)}, ${r.path(max.pointer)})`);
+      }
+    }
+    for (const ref of endpointTargets(doc, i, role)) checkTarget(doc, ref, r);
+  }
+}
 
-    if (url?.protocol === 'http:' && aliases.length > 0) {
+function checkTarget(doc: GatewayDocument, ref: TargetRef, r: Reporter): void {
+  const target = targetOf(doc, ref);
+  const url = checkUrl(target.url, `${ref.pointer}/url`, r);
+  const trust = certificateOf(doc, ref);
+  const aliases = trust.aliases;
+
+  aliases.forEach((alias, k) => {
+    const withExtension = aliasOf(alias);
+    if (withExtension) {
       r.error(
-        'CONFIG_CERT_ON_HTTP',
-        `${base}/certificate`,
-        `${endpoint.url} is plain http://, where no certificate is checked; use https:// or remove the certificate`,
-        'key',
+        'CONFIG_ALIAS',
+        trust.list ? `${trust.pointer}/${k}` : trust.pointer,
+        `certificate aliases are written without extension: "${withExtension.alias}" finds ${withExtension.alias}${withExtension.extension} (got "${alias}")`,
       );
     }
-    if (url?.protocol === 'https:' && aliases.length === 0) {
-      const trust = resolveSetting<boolean>(doc, i, role, 'tls', 'trustSystemCAs');
-      if (trust?.value === false) {
-        r.error(
-          'CONFIG_NO_TRUST',
-          base,
-          `has no certificate and trustSystemCAs is false (${r.path(trust.pointer)}), so no backend certificate could ever be trusted; add certificate: <alias>`,
-          'key',
-        );
-      }
+  });
+
+  if (url?.protocol === 'http:' && aliases.length > 0) {
+    r.error(
+      'CONFIG_CERT_ON_HTTP',
+      trust.pointer,
+      `${target.url} is plain http://, where no certificate is checked; use https:// or remove the certificate`,
+      'key',
+    );
+  }
+  if (url?.protocol === 'https:' && aliases.length === 0) {
+    const systemCAs = resolveSetting<boolean>(doc, ref, 'tls', 'trustSystemCAs');
+    if (systemCAs?.value === false) {
+      r.error(
+        'CONFIG_NO_TRUST',
+        ref.pointer,
+        `has no certificate and trustSystemCAs is false (${r.path(systemCAs.pointer)}), so no backend certificate could ever be trusted; add certificate: <alias>`,
+        'key',
+      );
     }
   }
 }

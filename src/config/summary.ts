@@ -3,7 +3,7 @@
 // running gateway and a file on disk can be compared field by field.
 import { createHash } from 'node:crypto';
 import type { CertificateFile, CertificateInfo } from '../certs/types.js';
-import type { ApiConfig, EndpointConfig, GatewayConfig } from './types.js';
+import type { ApiConfig, EndpointConfig, GatewayConfig, TargetConfig } from './types.js';
 
 export interface CertificateSummary {
   readonly subject: string;
@@ -22,7 +22,8 @@ export interface CertificateFileSummary {
   readonly certificates: readonly CertificateSummary[];
 }
 
-export interface EndpointSummary {
+/** One backend URL: a v1 endpoint as a whole, or one target of a group (then with its weight). */
+export interface TargetSummary {
   readonly url: string;
   readonly certificates: readonly string[];
   readonly pendingCertificates: readonly string[];
@@ -37,6 +38,21 @@ export interface EndpointSummary {
   };
   readonly timeouts: { readonly connectMs: number; readonly socketMs: number };
   readonly headers: { readonly removeAuthorization: boolean; readonly forwarded: boolean; readonly preserveHost: boolean };
+  readonly weight?: number;
+}
+
+export interface GroupSummary {
+  readonly balance: string;
+  readonly suspend: { readonly initialMs: number; readonly factor: number; readonly maxMs: number };
+  readonly healthCheck?: { readonly path: string; readonly intervalMs: number; readonly timeoutMs: number };
+  readonly targets: readonly TargetSummary[];
+}
+
+/** A v1 endpoint keeps the shape it always had (plan --against a running gateway compares them). */
+export type EndpointSummary = TargetSummary | GroupSummary;
+
+export function isGroupSummary(endpoint: EndpointSummary): endpoint is GroupSummary {
+  return 'targets' in endpoint;
 }
 
 export interface ApiSummary {
@@ -67,6 +83,16 @@ export function summarizeCertificateFile(file: CertificateFile): CertificateFile
 }
 
 function summarizeEndpoint(endpoint: EndpointConfig): EndpointSummary {
+  if (!endpoint.group) return summarizeTarget(endpoint.targets[0]!);
+  return {
+    balance: endpoint.balance,
+    suspend: { ...endpoint.suspend },
+    ...(endpoint.healthCheck ? { healthCheck: { ...endpoint.healthCheck } } : {}),
+    targets: endpoint.targets.map((target) => ({ ...summarizeTarget(target), weight: target.weight })),
+  };
+}
+
+function summarizeTarget(endpoint: TargetConfig): TargetSummary {
   const { tls } = endpoint;
   return {
     url: endpoint.url,

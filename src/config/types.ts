@@ -11,6 +11,18 @@ export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 export type Duration = string | number;
 export type EndpointRole = 'production' | 'sandbox';
+/** round-robin: by weight over the available targets; failover: the first available in list order. */
+export type Balance = 'round-robin' | 'failover';
+
+/** WSO2's endpoint suspension (backend/targets.ts). */
+export interface SuspendPolicy {
+  /** The first suspension (WSO2's initialDuration). */
+  readonly initialMs: number;
+  /** Each consecutive failure multiplies the suspension by this (progressionFactor). */
+  readonly factor: number;
+  /** The longest suspension (maximumDuration). */
+  readonly maxMs: number;
+}
 
 // ------------------------------------------------------------------ the document
 
@@ -33,12 +45,42 @@ export interface DocumentHeaders {
   preserveHost?: boolean;
 }
 
-export interface DocumentEndpoint {
+/** One backend URL with its own trust and overrides: a v1 endpoint, or a target of a group. */
+export interface DocumentTarget {
   url: string;
   certificate?: string | string[];
   timeouts?: DocumentTimeouts;
   tls?: DocumentTls;
   headers?: DocumentHeaders;
+  weight?: number;
+}
+
+export interface DocumentSuspend {
+  initial?: Duration;
+  factor?: number;
+  max?: Duration;
+}
+
+export interface DocumentHealthCheck {
+  path: string;
+  interval: Duration;
+  timeout: Duration;
+}
+
+/**
+ * An endpoint is either one `url` (v1) or a group of `targets` (SPEC §8); rules.ts holds it to
+ * one of the two. Its certificate, tls, timeouts and headers are what its targets inherit.
+ */
+export interface DocumentEndpoint {
+  url?: string;
+  certificate?: string | string[];
+  timeouts?: DocumentTimeouts;
+  tls?: DocumentTls;
+  headers?: DocumentHeaders;
+  targets?: DocumentTarget[];
+  balance: Balance;
+  suspend?: DocumentSuspend;
+  healthCheck?: DocumentHealthCheck;
 }
 
 export interface DocumentResource {
@@ -82,6 +124,7 @@ export interface GatewayDocument {
     timeouts: Required<DocumentTimeouts>;
     tls: DocumentTls & { protocols: TlsVersion[]; hostnameVerifier: HostnameVerifier };
     headers: Required<DocumentHeaders>;
+    suspend: Required<DocumentSuspend>;
   };
   apis: DocumentApi[];
   routing: { sandboxHeader: string };
@@ -117,18 +160,26 @@ export interface HeaderSettings {
   readonly preserveHost: boolean;
 }
 
-export interface EndpointConfig {
+/**
+ * One backend URL with its effective settings: the `url` of a v1 endpoint, or one target of a
+ * group. Connections, trust, probes and certificate checks are per target.
+ */
+export interface TargetConfig {
   readonly role: EndpointRole;
-  /** Configuration path, for messages: apis[0].endpoints.production */
+  /** Configuration path, for messages: apis[0].endpoints.production, or apis[0].endpoints.production.targets[1] */
   readonly path: string;
   /** Its JSON Pointer in the document (/apis/0/endpoints/production), to find its line when a reload or the runtime reports on it. */
   readonly pointer: string;
   /** The API it belongs to. */
   readonly api: { readonly name: string; readonly version: string };
-  /** `Shop 1.0 production`: how /status, metrics, plan and cert list name the endpoint. */
+  /** `Shop 1.0 production`, or `Shop 1.0 production target 2`: how /status, metrics, plan and cert list name it. */
   readonly name: string;
-  /** `API "Shop" version 1.0, production endpoint`: how messages to clients name it. */
+  /** `API "Shop" version 1.0, production endpoint` (`..., target 2`): how messages to clients name it. */
   readonly description: string;
+  /** Its position in the group (0 for a v1 endpoint's url). */
+  readonly index: number;
+  /** Its share of a round-robin group (1 unless given). */
+  readonly weight: number;
   readonly url: string;
   readonly protocol: 'http:' | 'https:';
   /** The URL's host name (IPv6 without brackets), the name verified unless tls.serverName is set. */
@@ -146,6 +197,32 @@ export interface EndpointConfig {
   readonly tls: TlsSettings;
   readonly timeouts: TimeoutSettings;
   readonly headers: HeaderSettings;
+}
+
+export interface HealthCheckSettings {
+  /** Requested with GET on the target's origin (not below its URL's path): /health */
+  readonly path: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+}
+
+/** An API's production or sandbox endpoint: one target (a v1 `url`) or a group of them. */
+export interface EndpointConfig {
+  readonly role: EndpointRole;
+  /** Configuration path, for messages: apis[0].endpoints.production */
+  readonly path: string;
+  readonly pointer: string;
+  readonly api: { readonly name: string; readonly version: string };
+  /** `Shop 1.0 production` */
+  readonly name: string;
+  /** `API "Shop" version 1.0, production endpoint` */
+  readonly description: string;
+  /** False for a v1 `url`: one target, never suspended (nginx's rule for an upstream of one server). */
+  readonly group: boolean;
+  readonly balance: Balance;
+  readonly targets: readonly TargetConfig[];
+  readonly suspend: SuspendPolicy;
+  readonly healthCheck?: HealthCheckSettings;
 }
 
 export interface ResourceConfig {

@@ -5,23 +5,28 @@
 import type { VerifiedHost } from '../certs/hostname.js';
 import type { CertificateInfo } from '../certs/types.js';
 import { closestWord } from '../text.js';
-import type { ApiConfig, EndpointConfig, GatewayConfig } from './types.js';
+import type { ApiConfig, EndpointConfig, GatewayConfig, TargetConfig } from './types.js';
 
 /** Every endpoint, in the order of the configuration: each API's production, then its sandbox. */
 export function endpointsOf(config: { readonly apis: readonly ApiConfig[] }): EndpointConfig[] {
   return config.apis.flatMap((api) => (api.sandbox ? [api.production, api.sandbox] : [api.production]));
 }
 
+/** Every backend URL, in the order of the configuration: each endpoint's url, or each of its targets. */
+export function targetsOf(config: { readonly apis: readonly ApiConfig[] }): TargetConfig[] {
+  return config.apis.flatMap((api) => (api.sandbox ? [...api.production.targets, ...api.sandbox.targets] : api.production.targets));
+}
+
 /**
- * An https endpoint with certificate aliases none of which has a file yet: it has nothing to
+ * An https target with certificate aliases none of which has a file yet: it has nothing to
  * trust, so it has no pool and answers 503 CERTIFICATE_PENDING.
  */
-export function isPending(endpoint: EndpointConfig): boolean {
+export function isPending(endpoint: TargetConfig): boolean {
   return endpoint.protocol === 'https:' && endpoint.certificateAliases.length > 0 && endpoint.certificates.length === 0;
 }
 
 /** The host an endpoint's hostname verifier checks: tls.serverName, else the URL's host. */
-export function verifiedHost(endpoint: EndpointConfig): VerifiedHost {
+export function verifiedHost(endpoint: TargetConfig): VerifiedHost {
   return { host: endpoint.tls.serverName ?? endpoint.hostname, verifier: endpoint.tls.hostnameVerifier, fromServerName: endpoint.tls.serverName !== undefined };
 }
 
@@ -30,7 +35,7 @@ export function verifiedHost(endpoint: EndpointConfig): VerifiedHost {
  * alias looks exactly like one whose file is not there yet). The endpoint's own other aliases,
  * a rotation list, are not candidates.
  */
-export function misspeltAlias(endpoint: EndpointConfig, known: readonly string[]): string | undefined {
+export function misspeltAlias(endpoint: TargetConfig, known: readonly string[]): string | undefined {
   const candidates = known.filter((k) => !endpoint.certificateAliases.includes(k));
   for (const alias of endpoint.pendingAliases) {
     const guess = closestWord(alias, candidates);
@@ -40,8 +45,8 @@ export function misspeltAlias(endpoint: EndpointConfig, known: readonly string[]
 }
 
 /** The endpoints that reference each certificate alias, in the order of the configuration. */
-export function certificateUsers(endpoints: readonly EndpointConfig[]): Map<string, EndpointConfig[]> {
-  const users = new Map<string, EndpointConfig[]>();
+export function certificateUsers(endpoints: readonly TargetConfig[]): Map<string, TargetConfig[]> {
+  const users = new Map<string, TargetConfig[]>();
   for (const endpoint of endpoints) {
     for (const alias of endpoint.certificateAliases) {
       const list = users.get(alias);
@@ -73,7 +78,7 @@ export function certificatesInUse(config: GatewayConfig): CertificateInUse[] {
     }
     if (!entry.usedBy.includes(user)) entry.usedBy.push(user);
   };
-  for (const endpoint of endpointsOf(config)) {
+  for (const endpoint of targetsOf(config)) {
     for (const file of endpoint.certificates) for (const certificate of file.certificates) add(file.alias, certificate, endpoint.name);
   }
   const https = config.listen.https;

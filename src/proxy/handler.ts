@@ -17,7 +17,7 @@ import type { Dispatcher } from 'undici';
 import { explainPending, failureDetail } from '../backend/explain.js';
 import { backendFailureMessage, classifyBackendError, errorCode } from '../backend/failure.js';
 import type { RequestCode } from '../errors.js';
-import type { EndpointRuntime, Snapshot } from '../snapshot/snapshot.js';
+import type { EndpointRuntime, Snapshot, TargetRuntime } from '../snapshot/snapshot.js';
 import type { AccessLine, AccessLog } from './access-log.js';
 import { clientAddress, isTrustedProxy } from './client-address.js';
 import { sendError } from './errors.js';
@@ -34,6 +34,8 @@ export interface SnapshotSource {
 export interface CompletedRequest {
   /** Undefined when no API matched. */
   readonly endpoint: EndpointRuntime | undefined;
+  /** The target the request was last sent to; undefined when it was sent nowhere. */
+  readonly target: TargetRuntime | undefined;
   /** The status sent; 499 when the client left before the response was complete (then clientClosed). */
   readonly status: number;
   readonly clientClosed: boolean;
@@ -92,6 +94,7 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
     const exchange = new Exchange(options, req, res, requestId, rawPath, facts);
     const peer = clientAddressOf(req.socket.remoteAddress);
     exchange.client = peer;
+    exchange.peer = peer;
     const traceparent = facts.traceparent;
     if (tracing) {
       exchange.span = tracing.start(req, parseTraceParent(traceparent), options.proto);
@@ -137,18 +140,25 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
         );
       }
     }
-    const pool = endpoint.pool;
-    if (!pool) {
+    // A v1 url is its one target; a group picks among its available targets.
+    const group = endpoint.group;
+    const target = group ? group.pick(Date.now()) : endpoint.config.group ? undefined : endpoint.targets[0]!;
+    if (!target?.pool) {
+      if (group) {
+        exchange.detail = { targets: targetStates(endpoint, Date.now()) };
+        return exchange.refuse('NO_BACKEND_AVAILABLE', `${endpoint.config.description}: no backend is available (every target is suspended or waits for its certificate)`);
+      }
       const { config } = snapshot;
       const folder = `${relative(dirname(config.file), config.certs.directory) || '.'}/`;
-      exchange.detail = { pendingCertificates: endpoint.config.pendingAliases, hint: explainPending(endpoint.config, folder, config.inventory.map((f) => f.alias)) };
+      const pending = endpoint.targets.flatMap((t) => t.config.pendingAliases);
+      exchange.detail = { pendingCertificates: pending, hint: explainPending(endpoint.targets[0]!.config, folder, config.inventory.map((f) => f.alias)) };
       return exchange.refuse('CERTIFICATE_PENDING', `${endpoint.config.description}: the backend's certificate is not installed yet`);
     }
 
-    const target = endpoint.config.basePath + route.rest;
     const trustedPeer = isTrustedProxy(peer, snapshot.trustedProxies);
     if (trustedPeer) exchange.client = clientAddress(peer, facts.forwardedFor, snapshot.trustedProxies);
-    const headers = backendRequestHeaders(req.rawHeaders, endpoint.headerPlan, requestId, peer, options.proto, trustedPeer, exchange.span?.traceparent);
+    exchange.trustedPeer = trustedPeer;
+    const headers = backendRequestHeaders(req.rawHeaders, target.headerPlan, requestId, peer, options.proto, trustedPeer, exchange.span?.traceparent);
     // Two Host lines: which one names the target is anyone's guess (RFC 9112 §3.2), so neither is sent on.
     if (!headers) return exchange.refuse('INVALID_HOST', 'the request has more than one Host header', CLOSE);
     const hasBody = facts.contentLength !== undefined ? facts.contentLength !== '0' : facts.transferEncoding !== undefined;
@@ -163,14 +173,35 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
       body = countedBody(req, declared === undefined ? limit : undefined);
       exchange.body = body;
     }
-    exchange.dispatch(pool, {
-      origin: endpoint.config.origin,
-      path: (target === '' ? '/' : target) + (queryAt === -1 ? '' : url.slice(queryAt)),
+    // Kept for a retry: another target of the group prepends its own base path.
+    exchange.rest = route.rest;
+    exchange.query = queryAt === -1 ? '' : url.slice(queryAt);
+    exchange.dispatch(target, {
+      origin: target.config.origin,
+      path: backendPath(target, exchange.rest, exchange.query),
       method: req.method ?? 'GET',
       headers,
       body,
     });
   };
+}
+
+function backendPath(target: TargetRuntime, rest: string, query: string): string {
+  const path = target.config.basePath + rest;
+  return (path === '' ? '/' : path) + query;
+}
+
+/** Each target's state, for the NO_BACKEND_AVAILABLE log line: which is suspended, until when, and why. */
+export function targetStates(endpoint: EndpointRuntime, nowMs: number): Record<string, unknown>[] {
+  const states = endpoint.group?.states(nowMs) ?? [];
+  return endpoint.targets.map((target) => {
+    const known = states.find((s) => s.target === target)?.state;
+    const base = { target: target.config.name, url: target.config.url };
+    if (!known) return { ...base, state: 'pending-certificate', pendingCertificates: target.config.pendingAliases };
+    return known.state === 'available'
+      ? { ...base, state: 'available' }
+      : { ...base, state: 'suspended', until: new Date(known.untilMs).toISOString(), reason: known.reason, failures: known.failures };
+  });
 }
 
 /** Methods whose request may be sent twice (RFC 9110 §9.2.2), when it has no body to replay. */
@@ -199,6 +230,15 @@ function clip(path: string): string {
  */
 class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedRequest, TracedExchange {
   endpoint: EndpointRuntime | undefined;
+  target: TargetRuntime | undefined;
+  /** What a retry on another target needs: the path below the endpoint and the query, whether the peer is a trusted proxy. */
+  rest = '';
+  query = '';
+  trustedPeer = false;
+  /** The TCP peer, as X-Forwarded-For gets it. */
+  peer = '';
+  /** The request went out on a connection that had carried requests before (watchUpstreamAddresses). */
+  reusedConnection = false;
   /** The TCP peer, or the client a trusted proxy forwarded the request for. */
   client = '';
   code: RequestCode | undefined;
@@ -245,10 +285,12 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
     return this.endpoint?.logLabels;
   }
 
-  dispatch(pool: Dispatcher, request: Dispatcher.DispatchOptions): void {
+  dispatch(target: TargetRuntime, request: Dispatcher.DispatchOptions): void {
+    this.target = target;
     this.#request = request;
+    this.reusedConnection = false;
     this.#dispatchedAt = performance.now();
-    pool.dispatch(request, this);
+    target.pool!.dispatch(request, this);
   }
 
   /** The gateway answers itself, with an error code. */
@@ -272,6 +314,8 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (statusCode < 200) return; // 1xx informational answers are the backend's business with us
+    // Any status is an answer: 5xx is the backend's, not a transport failure (WSO2's rule).
+    this.endpoint!.group?.succeeded(this.target!);
     this.upstreamMs = Math.round((performance.now() - this.#dispatchedAt) * 100) / 100;
     const out = clientResponseHeaders(headers, this.requestId);
     if (this.#draining()) out.push(...CLOSE);
@@ -293,17 +337,40 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.#clientGone || error instanceof ClientClosedError) return;
     const request = this.#request;
-    if (!this.res.headersSent && !this.#retried && request && request.body === null && IDEMPOTENT.has(request.method) && STALE_CONNECTION.has(errorCode(error) ?? '')) {
+    const endpoint = this.endpoint!;
+    const failed = this.target!;
+    const before = !this.res.headersSent && !(error instanceof PayloadTooLargeError);
+    const code = classifyBackendError(error);
+    // A keep-alive connection the backend closed just as the request went out is a race, not a
+    // sign of a failing backend: it is retried, never counted.
+    const stale = this.reusedConnection && STALE_CONNECTION.has(errorCode(error) ?? '');
+    if (before && endpoint.group && code !== 'BACKEND_INVALID_RESPONSE' && !stale) {
+      endpoint.group.failed(failed, Date.now(), `${code}: ${error.message}`);
+    }
+    const replayable = before && !this.#retried && request !== undefined && request.body === null && IDEMPOTENT.has(request.method);
+    if (replayable && endpoint.group && code !== 'BACKEND_INVALID_RESPONSE') {
+      // Once, on another available target of the group, as the snapshot served now has it (a
+      // reload meanwhile may have closed the pools the request started on).
+      const current = this.options.snapshots.current.endpoints.get(endpoint.config.name) ?? endpoint;
+      const exclude = current === endpoint ? failed : current.targets.find((t) => t.poolKey === failed.poolKey);
+      // A race on a kept-alive connection may be retried on the same target when no other is available.
+      const next = current.group?.pick(Date.now(), exclude) ?? (stale ? (exclude ?? failed) : undefined);
+      if (next?.pool && !next.pool.closed && !next.pool.destroyed) {
+        const headers = backendRequestHeaders(this.req.rawHeaders, next.headerPlan, this.requestId, this.peer, this.options.proto, this.trustedPeer, this.span?.traceparent);
+        this.#retried = true;
+        this.detail = { retriedAfter: { target: failed.config.name, code, reason: error.message } };
+        this.dispatch(next, { ...request, origin: next.config.origin, path: backendPath(next, this.rest, this.query), headers: headers! });
+        return;
+      }
+    } else if (replayable && !endpoint.config.group && STALE_CONNECTION.has(errorCode(error) ?? '')) {
       // Once: a keep-alive connection the backend closed just as the request went out. undici
       // opens a new connection for the second attempt; a backend that keeps failing gets its 502.
       // On the endpoint's pool of the snapshot served now: a reload meanwhile may have closed the
       // pool the request started on (it had no request left in flight to wait for).
       this.#retried = true;
       this.detail = { retriedAfter: errorCode(error) };
-      const endpoint = this.endpoint!;
-      const pool = this.options.snapshots.current.endpoints.get(endpoint.config.name)?.pool ?? endpoint.pool!;
-      this.#dispatchedAt = performance.now();
-      pool.dispatch(request, this);
+      const target = this.options.snapshots.current.endpoints.get(endpoint.config.name)?.targets[0];
+      this.dispatch(target?.pool ? target : failed, request);
       return;
     }
     if (error instanceof PayloadTooLargeError) {
@@ -315,16 +382,14 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
       }
       return;
     }
-    const endpoint = this.endpoint!;
-    const code = classifyBackendError(error);
-    this.detail = { ...this.detail, ...failureDetail({ code, error }, endpoint.config, Date.now()) };
+    this.detail = { ...this.detail, ...failureDetail({ code, error }, failed.config, Date.now()) };
     if (this.res.headersSent) {
       // Mid-body: the client must see a broken response, never a clean-looking truncated one.
       this.code = code;
       this.res.destroy(error);
       return;
     }
-    this.refuse(code, backendFailureMessage(code, endpoint.config.description));
+    this.refuse(code, backendFailureMessage(code, failed.config.description));
   }
 
   readonly #resume = (): void => {
@@ -369,8 +434,11 @@ function watchUpstreamAddresses(): void {
     const exchange = sending;
     if (!exchange) return;
     sending = undefined;
-    const socket = (message as { socket: Socket & { [UPSTREAM]?: string } }).socket;
-    exchange.upstream = socket[UPSTREAM] ??= addressOf(socket);
+    const socket = (message as { socket: Socket & { [UPSTREAM]?: string | null } }).socket;
+    let known = socket[UPSTREAM];
+    exchange.reusedConnection = known !== undefined;
+    if (known === undefined) known = socket[UPSTREAM] = addressOf(socket) ?? null;
+    exchange.upstream = known ?? undefined;
   });
 }
 

@@ -3,7 +3,7 @@
 // to, X-Forwarded-Proto and -Host set; Authorization removed when asked; X-Request-Id on both
 // sides. Headers travel as flat [name, value, ...] arrays, as Node and undici both take them:
 // duplicates and the client's order survive, and no per-request object is built.
-import type { EndpointRuntime } from '../snapshot/snapshot.js';
+import type { TargetRuntime } from '../snapshot/snapshot.js';
 
 /** RFC 9110 §7.6.1 connection-specific fields, plus the legacy and HTTP/2 ones. */
 const HOP_BY_HOP = new Set([
@@ -42,7 +42,7 @@ const PLAIN_CONNECTION = /^\s*(?:keep-alive|close)\s*$/i;
  * backend's host[:port], and routing.sandboxHeader lower-cased (the gateway's own selector, not
  * forwarded).
  */
-export type HeaderPlan = EndpointRuntime['headerPlan'];
+export type HeaderPlan = TargetRuntime['headerPlan'];
 
 /** The request's own part of the header rules: passed as arguments, so that no object is built per request. */
 export interface RequestFacts {

@@ -16,7 +16,7 @@ import { inventoryDigestOf } from '../config/summary.js';
 import { formatAddress } from '../config/address.js';
 import { locateInConfig } from '../config/load.js';
 import type { GatewayConfig, ListenAddress } from '../config/types.js';
-import { endpointsOf, isPending } from '../config/usage.js';
+import { targetsOf, isPending } from '../config/usage.js';
 import { displayPath, formatDiagnostic, hasErrors } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
 import type { Logger } from '../log.js';
@@ -222,7 +222,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
     const notes: Diagnostic[] = [...diagnostics];
 
     if (config.reload.preflight !== 'off') {
-      const changed = [...next.endpoints.values()].filter((e) => e.pool && opened.includes(e.poolKey));
+      const changed = [...next.endpoints.values()].flatMap((e) => e.targets).filter((t) => t.pool && opened.includes(t.poolKey));
       const failures = await preflight(changed);
       const enforce = config.reload.preflight === 'enforce';
       for (const failure of failures) {
@@ -230,8 +230,8 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
           severity: enforce ? 'error' : 'warning',
           code: 'RELOAD_PREFLIGHT',
           file: config.file,
-          path: failure.endpoint.config.path,
-          message: `${failure.endpoint.config.description}: the handshake with ${failure.endpoint.config.origin} failed (${failure.code}): ${failure.hint}`,
+          path: failure.target.config.path,
+          message: `${failure.target.config.description}: the handshake with ${failure.target.config.origin} failed (${failure.code}): ${failure.hint}`,
         });
       }
       if (enforce && failures.length > 0) {
@@ -320,10 +320,10 @@ export async function withdrawnCertificates(running: GatewayConfig, next: Gatewa
   const kept = new Set(running.apis);
   const changed = { apis: next.apis.filter((api) => !kept.has(api)) };
   if (changed.apis.length === 0) return [];
-  const before = new Map(endpointsOf(running).map((e) => [e.name, e]));
+  const before = new Map(targetsOf(running).map((e) => [e.name, e]));
   const folder = displayPath(next.certs.directory, path.dirname(next.file));
   const out: Diagnostic[] = [];
-  for (const endpoint of endpointsOf(changed)) {
+  for (const endpoint of targetsOf(changed)) {
     const was = before.get(endpoint.name);
     if (!was || was.certificates.length === 0 || !isPending(endpoint)) continue;
     const lost = was.certificates.filter((file) => endpoint.certificateAliases.includes(file.alias));

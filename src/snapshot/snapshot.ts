@@ -2,14 +2,15 @@
 // routes, and for every endpoint its pool of backend connections. A request reads the current
 // snapshot once and uses it to the end; a reload builds a new snapshot beside the old one.
 //
-// Each endpoint's pool is keyed by everything that shapes its connections (origin, TLS settings,
+// Each target's pool (an endpoint's url, or each target of a group) is keyed by everything that shapes its connections (origin, TLS settings,
 // trusted certificate fingerprints, timeouts). Opening a snapshot reuses the previous snapshot's
 // pool for every unchanged key: no new handshakes for endpoints a reload did not touch.
 import { createHash } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import { Pool } from 'undici';
 import { backendConnector } from '../backend/tls.js';
-import type { ApiConfig, EndpointConfig, GatewayConfig } from '../config/types.js';
+import { TargetGroup } from '../backend/targets.js';
+import type { ApiConfig, EndpointConfig, GatewayConfig, TargetConfig } from '../config/types.js';
 import { isPending } from '../config/usage.js';
 import { ResourceTable } from './resources.js';
 import { Router } from './routes.js';
@@ -18,18 +19,32 @@ import { trustedProxyList } from './trusted-proxies.js';
 /** Idle keep-alive connections to a backend are closed after this (undici's default is 4 s). */
 const BACKEND_KEEP_ALIVE_MS = 4_000;
 
-export interface EndpointRuntime {
-  readonly config: EndpointConfig;
-  readonly apiConfig: ApiConfig;
+/** One backend URL of an endpoint, with its connections: a v1 endpoint's url, or a group's target. */
+export interface TargetRuntime {
+  readonly config: TargetConfig;
   readonly poolKey: string;
-  /** Absent when no certificate alias of the endpoint has a file yet (CERTIFICATE_PENDING). */
+  /** Absent when no certificate alias of the target has a file yet (CERTIFICATE_PENDING, or left out of its group). */
   readonly pool: Pool | undefined;
   /** The Host header sent unless headers.preserveHost: the URL's host[:port]. */
   readonly hostHeader: string;
+  /** What the header rules need of the target (proxy/headers.ts): its settings, hostHeader, the lower-cased routing.sandboxHeader. */
+  readonly headerPlan: { readonly headers: TargetConfig['headers']; readonly hostHeader: string; readonly sandboxHeader: string };
+  /** A place for the request observer's per-target state (the metrics' series of a group's target). */
+  readonly observerSlot: { value: unknown };
+}
+
+export interface EndpointRuntime {
+  readonly config: EndpointConfig;
+  readonly apiConfig: ApiConfig;
+  readonly targets: readonly TargetRuntime[];
+  /**
+   * Which target serves a request, for a group whose targets (with a certificate) are ready;
+   * undefined for a v1 url (its one target, never suspended) and for a group none of whose
+   * targets has its certificate yet.
+   */
+  readonly group: TargetGroup<TargetRuntime> | undefined;
   /** The endpoint's names in access log lines, serialized once (see labelsOf). */
   readonly logLabels: string;
-  /** What the header rules need of the endpoint (proxy/headers.ts): its settings, hostHeader, the lower-cased routing.sandboxHeader. */
-  readonly headerPlan: { readonly headers: EndpointConfig['headers']; readonly hostHeader: string; readonly sandboxHeader: string };
   /** A place for the request observer's own per-endpoint state (the metrics' series), so that it is not looked up per request. */
   readonly observerSlot: { value: unknown };
 }
@@ -48,7 +63,7 @@ export interface Snapshot {
   readonly apis: readonly ApiRuntime[];
   /** Every pool this snapshot uses, by key. */
   readonly pools: ReadonlyMap<string, Pool>;
-  /** Every endpoint by its name (`Shop 1.0 production`): a retry finds the endpoint's pool of the snapshot served now. */
+  /** Every endpoint by its name (`Shop 1.0 production`): a retry finds the endpoint of the snapshot served now. */
   readonly endpoints: ReadonlyMap<string, EndpointRuntime>;
   readonly loadedAt: Date;
   /** The routing.sandboxHeader, lower-cased as Node presents request headers. */
@@ -63,7 +78,7 @@ export function labelsOf(api: string, version: string, endpoint: string): string
 }
 
 /** Everything that shapes an endpoint's connections; equal keys can share a pool across snapshots. */
-export function poolKeyOf(endpoint: EndpointConfig): string {
+export function poolKeyOf(endpoint: TargetConfig): string {
   const { tls, timeouts } = endpoint;
   return createHash('sha256')
     .update(
@@ -82,7 +97,7 @@ export function poolKeyOf(endpoint: EndpointConfig): string {
     .digest('hex');
 }
 
-export function openPool(endpoint: EndpointConfig): Pool {
+export function openPool(endpoint: TargetConfig): Pool {
   return new Pool(endpoint.origin, {
     connect: backendConnector(endpoint),
     headersTimeout: endpoint.timeouts.socketMs,
@@ -98,7 +113,7 @@ export function openPool(endpoint: EndpointConfig): Pool {
  */
 export function openSnapshot(config: GatewayConfig, generation: number, previous?: Snapshot): Snapshot {
   const pools = new Map<string, Pool>();
-  const poolFor = (endpoint: EndpointConfig, key: string): Pool | undefined => {
+  const poolFor = (endpoint: TargetConfig, key: string): Pool | undefined => {
     if (isPending(endpoint)) return undefined;
     let pool = pools.get(key) ?? previous?.pools.get(key);
     if (!pool || pool.closed || pool.destroyed) pool = openPool(endpoint);
@@ -109,31 +124,47 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
   const endpoints = new Map<string, EndpointRuntime>();
   const sandboxHeader = config.routing.sandboxHeader.toLowerCase();
   // An API whose configuration is the previous snapshot's own object (a reload shares what did
-  // not change: see config/delta.ts) keeps its runtime, so that a reload costs what changed.
+  // not change: see config/delta.ts) keeps its runtime, suspensions included, so that a reload
+  // costs what changed.
   const kept = previous && previous.sandboxHeader === sandboxHeader ? new Map(previous.apis.map((api) => [api.config, api])) : undefined;
   const register = (runtime: EndpointRuntime): EndpointRuntime => {
     endpoints.set(runtime.config.name, runtime);
-    if (runtime.pool) pools.set(runtime.poolKey, runtime.pool);
+    for (const target of runtime.targets) if (target.pool) pools.set(target.poolKey, target.pool);
     return runtime;
   };
+  const usable = (runtime: EndpointRuntime | undefined) => !runtime || runtime.targets.every((t) => !t.pool || !(t.pool.closed || t.pool.destroyed));
   const apis = config.apis.map((apiConfig): ApiRuntime => {
     const reused = kept?.get(apiConfig);
-    if (reused && [reused.production, reused.sandbox].every((e) => !e?.pool || !(e.pool.closed || e.pool.destroyed))) {
+    if (reused && usable(reused.production) && usable(reused.sandbox)) {
       register(reused.production);
       if (reused.sandbox) register(reused.sandbox);
       return reused;
     }
+    const target = (targetConfig: TargetConfig): TargetRuntime => {
+      const poolKey = poolKeyOf(targetConfig);
+      const hostHeader = new URL(targetConfig.url).host;
+      return {
+        config: targetConfig,
+        poolKey,
+        pool: poolFor(targetConfig, poolKey),
+        hostHeader,
+        headerPlan: { headers: targetConfig.headers, hostHeader, sandboxHeader },
+        observerSlot: { value: undefined },
+      };
+    };
     const endpoint = (endpointConfig: EndpointConfig): EndpointRuntime => {
-      const poolKey = poolKeyOf(endpointConfig);
-      const hostHeader = new URL(endpointConfig.url).host;
+      const targets = endpointConfig.targets.map(target);
+      const ready = targets.filter((t) => t.pool);
+      const group = endpointConfig.group && ready.length > 0 ? new TargetGroup(ready.map((t) => ({ target: t, weight: t.config.weight })), endpointConfig.balance, endpointConfig.suspend) : undefined;
+      // A target whose connections are unchanged keeps its suspension across the reload.
+      const before = previous?.endpoints.get(endpointConfig.name)?.group;
+      if (group && before) group.carryOver(before, (mine, theirs) => mine.poolKey === theirs.poolKey);
       return register({
         config: endpointConfig,
         apiConfig,
-        poolKey,
-        pool: poolFor(endpointConfig, poolKey),
-        hostHeader,
+        targets,
+        group,
         logLabels: labelsOf(apiConfig.name, apiConfig.version, endpointConfig.role),
-        headerPlan: { headers: endpointConfig.headers, hostHeader, sandboxHeader },
         observerSlot: { value: undefined },
       });
     };

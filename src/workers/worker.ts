@@ -16,7 +16,9 @@ import { AccessLog, AccessLogError } from '../proxy/access-log.js';
 import { createProxyHandler } from '../proxy/handler.js';
 import { openTracing } from '../proxy/tracing.js';
 import { SnapshotHolder } from '../snapshot/holder.js';
+import { HealthChecks } from '../snapshot/health.js';
 import { openSnapshot, retireSnapshot } from '../snapshot/snapshot.js';
+import { targetStates } from '../proxy/handler.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { LOAD_INTERVAL_MS, WORKER_VARIABLE } from './protocol.js';
 import type { AddressLike, FromWorker, ToWorker } from './protocol.js';
@@ -102,6 +104,8 @@ class Worker {
       send(failure, () => exit(1));
       return undefined;
     }
+    // Each worker checks its targets itself (its suspensions are its own); the timers end with the process.
+    new HealthChecks(holder, logger);
     const worker = new Worker(logger, holder, listeners, accessLog, metrics, async () => tracing?.shutdown(), exit);
     send({ type: 'listening', generation: message.generation, http: addressOf(clients.http), https: clients.https && addressOf(clients.https) });
     return worker;
@@ -126,7 +130,11 @@ class Worker {
         send({ type: 'metrics', id: message.id, metrics: await this.metrics.registry.getMetricsAsJSON() });
         return;
       case 'state':
-        send({ type: 'state', id: message.id, state: { pid: process.pid, generation: this.holder.current.generation, inFlight: this.listeners.inFlight } });
+        send({
+          type: 'state',
+          id: message.id,
+          state: { pid: process.pid, generation: this.holder.current.generation, inFlight: this.listeners.inFlight, suspendedTargets: suspendedTargets(this.holder.current) },
+        });
         return;
       case 'boot':
         return;
@@ -191,4 +199,10 @@ class Worker {
 
 function addressOf(address: AddressInfo): AddressLike {
   return { address: address.address, family: address.family, port: address.port };
+}
+
+/** The targets of the snapshot's groups that are not available now, with until when and why. */
+function suspendedTargets(snapshot: Snapshot): Record<string, unknown>[] {
+  const nowMs = Date.now();
+  return [...snapshot.endpoints.values()].filter((e) => e.config.group).flatMap((e) => targetStates(e, nowMs).filter((s) => s.state !== 'available'));
 }

@@ -11,6 +11,7 @@ import { createCA, daysFromNow, issue } from '../helpers/pki.js';
 import { parsePrometheus, select } from '../helpers/prometheus.js';
 import { loadFixture } from '../helpers/workspace.js';
 import type { StatusDocument } from '../../src/admin/status.js';
+import type { TargetSummary } from '../../src/config/summary.js';
 
 const ca = createCA('Admin Test CA', { keyIndex: 0 });
 const leaf = issue({ cn: 'admin.test', sans: ['127.0.0.1'], issuer: ca, keyIndex: 1 });
@@ -103,7 +104,7 @@ t.test('/status: revision, generation, APIs and endpoint states, the certificate
       ['Later', 'v1', '/later', 'pending-certificate', undefined],
     ],
   );
-  t.same(status.apis[1]!.endpoints.production.pendingCertificates, ['later-ca']);
+  t.same((status.apis[1]!.endpoints.production as TargetSummary).pendingCertificates, ['later-ca']);
 
   const shopCa = status.certificates.find((c) => c.alias === 'shop-ca')!;
   t.ok(shopCa, 'the inventory lists shop-ca');

@@ -70,14 +70,14 @@ t.test('the log line, check and preflight give the same hint for the same failur
   const gw = await startTestGateway(t, `version: 1\nreload: { interval: 1h }\napis:\n${apis}`, { certs: { 'explain-ca.crt': ca.certPem, 'payments-ca.crt': notACa.certPem } });
   const { current } = gw.gateway.holder;
   const checked = await checkEndpoints(current.config, gw.dir);
-  const preflighted = await preflight([...current.endpoints.values()]);
+  const preflighted = await preflight([...current.endpoints.values()].flatMap((e) => e.targets));
 
   for (const [i, c] of cases.entries()) {
     await request(`${gw.url}/${c.name.toLowerCase()}/v1/`, { headers: { 'x-request-id': `explain-${c.name}` } });
     const logged = (await gw.logs.request(`explain-${c.name}`)).hint;
     t.match(logged, c.hint, `${c.name}: the log line says what is true and what to do`);
     t.equal(checked[i]?.hint, logged, `${c.name}: check says the same`);
-    t.equal(preflighted.find((f) => f.endpoint.config.api.name === c.name)?.hint, logged, `${c.name}: preflight says the same`);
+    t.equal(preflighted.find((f) => f.target.config.api.name === c.name)?.hint, logged, `${c.name}: preflight says the same`);
   }
   t.notMatch(checked[cases.findIndex((c) => c.name === 'expired')]?.hint ?? '', /cert fetch/, 'an expired certificate is never "fetch it again"');
 });

@@ -16,7 +16,7 @@ const endpoint = (alias: string | string[], extra = '') =>
 t.test('a present alias is trusted: the file is parsed and attached to the endpoint', async (t) => {
   const loaded = await loadFixture(t, { 'gateway.yaml': oneApi(endpoint('shop')), certs: { 'shop.crt': shop.certPem } });
   t.equal(loaded.text, '');
-  const production = loaded.config!.apis[0]!.production;
+  const production = loaded.config!.apis[0]!.production.targets[0]!;
   t.same(production.certificateAliases, ['shop']);
   t.equal(production.certificates.length, 1);
   t.equal(production.certificates[0]!.path, path.join(loaded.dir, 'certs', 'shop.crt'));
@@ -32,7 +32,7 @@ t.test('.pem, .cer (DER) and .der files are found by alias', async (t) => {
   });
   t.equal(loaded.text, '');
   t.same(
-    loaded.config!.apis[0]!.production.certificates.map((f) => path.basename(f.path)),
+    loaded.config!.apis[0]!.production.targets[0]!.certificates.map((f) => path.basename(f.path)),
     ['a.pem', 'b.cer', 'c.der'],
   );
 });
@@ -43,13 +43,13 @@ t.test('a missing alias is pending, not an error: the endpoint will answer 503 C
     loaded.text,
     'gateway.yaml:7:60  warning  apis[0].endpoints.production.certificate: no file for certificate alias "shop" in certs/ yet (has: other); this endpoint answers 503 CERTIFICATE_PENDING until one appears  [CERT_PENDING]\n',
   );
-  t.same(loaded.config!.apis[0]!.production.pendingAliases, ['shop']);
+  t.same(loaded.config!.apis[0]!.production.targets[0]!.pendingAliases, ['shop']);
 });
 
 t.test('during a rotation, a missing new alias leaves the old one trusted', async (t) => {
   const loaded = await loadFixture(t, { 'gateway.yaml': oneApi(endpoint(['shop-2025', 'shop-2026'])), certs: { 'shop-2025.crt': shop.certPem } });
   t.match(loaded.text, /no file for certificate alias "shop-2026" in certs\/ yet \(has: shop-2025\); this endpoint trusts the other aliases until it appears  \[CERT_PENDING\]/);
-  const production = loaded.config!.apis[0]!.production;
+  const production = loaded.config!.apis[0]!.production.targets[0]!;
   t.same(production.pendingAliases, ['shop-2026']);
   t.equal(production.certificates.length, 1);
 });
@@ -257,7 +257,7 @@ t.test("Kubernetes' ..data symlink layout inside the folder is followed", async 
   const { loadConfig } = await import('../../src/config/load.js');
   const again = await loadConfig(path.join(loaded.dir, 'gateway.yaml'), { env: {} });
   t.same(again.diagnostics, []);
-  t.equal(again.config!.apis[0]!.production.certificates[0]!.certificates[0]!.subject, 'CN=shop.internal');
+  t.equal(again.config!.apis[0]!.production.targets[0]!.certificates[0]!.certificates[0]!.subject, 'CN=shop.internal');
 });
 
 t.test('a file above the size limit is refused without being read whole', async (t) => {

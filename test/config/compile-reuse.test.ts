@@ -45,7 +45,7 @@ t.test('a certificate file replaced: the APIs that do not trust it are the same 
   const after = second.config!;
   t.equal(after.apis[0], before.apis[0], 'Shop: the same object (not compiled again)');
   t.not(after.apis[1], before.apis[1], 'Pay: compiled again');
-  t.equal(after.apis[1]!.production.certificates[0]!.certificates[0]!.fingerprint256, new (await import('node:crypto')).X509Certificate(payRenewed.certPem).fingerprint256, 'Pay trusts the renewed certificate');
+  t.equal(after.apis[1]!.production.targets[0]!.certificates[0]!.certificates[0]!.fingerprint256, new (await import('node:crypto')).X509Certificate(payRenewed.certPem).fingerprint256, 'Pay trusts the renewed certificate');
   t.not(after.apis[2], before.apis[2], 'Later, waiting for a file, is compiled every time');
   t.equal(
     after.inventory.find((f) => f.alias === 'shop'),
@@ -65,7 +65,7 @@ t.test('a file for a waiting alias appears: that API is ready, the others are re
   const second = await loadConfig(file, { env: {}, cache, freeze: false });
   t.equal(second.config!.apis[0], before.apis[0]);
   t.equal(second.config!.apis[1], before.apis[1]);
-  t.same(second.config!.apis[2]!.production.pendingAliases, [], 'Later has its file');
+  t.same(second.config!.apis[2]!.production.targets[0]!.pendingAliases, [], 'Later has its file');
   t.notOk(second.diagnostics.some((d) => d.code === 'CERT_PENDING'));
   t.same(plain(second), plain(await fresh(file)));
 });
@@ -78,7 +78,7 @@ t.test('the configuration file edited: every API is compiled again, and equals a
   writeFileSync(file, yaml('61s'));
   const second = await loadConfig(file, { env: {}, cache, freeze: false });
   t.not(second.config!.apis[1], before.apis[1], 'a new document: nothing of the old one is assumed');
-  t.equal(second.config!.apis[0]!.production.timeouts.socketMs, 61_000);
+  t.equal(second.config!.apis[0]!.production.targets[0]!.timeouts.socketMs, 61_000);
   t.same(plain(second), plain(await fresh(file)));
 });
 
@@ -91,6 +91,6 @@ t.test('a certificate file removed: the APIs that trusted it are compiled again 
   rmSync(path.join(dir, 'certs', 'pay.crt'));
   const second = await loadConfig(file, { env: {}, cache, freeze: false });
   t.equal(second.config!.apis[0], before.apis[0]);
-  t.same(second.config!.apis[1]!.production.pendingAliases, ['pay']);
+  t.same(second.config!.apis[1]!.production.targets[0]!.pendingAliases, ['pay']);
   t.same(plain(second), plain(await fresh(file)));
 });

@@ -66,7 +66,7 @@ t.test('an edit of one API and a replaced certificate file: only those travel wh
   const received = applyDelta(delta, held);
   t.same(received, next, 'the receiver holds the configuration that was sent');
   t.equal(received.apis[2], held.apis[2], "the unchanged API is the receiver's own object");
-  t.equal(received.apis[0]!.production.timeouts.socketMs, 61_000);
+  t.equal(received.apis[0]!.production.targets[0]!.timeouts.socketMs, 61_000);
   t.ok(everyObjectFrozen(received), 'and every part of it, new or held, is frozen');
 });
 

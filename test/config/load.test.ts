@@ -71,13 +71,26 @@ t.test('an endpoint inherits from its API, then from defaults, then from the sch
   const api = config!.apis[0]!;
   t.match(api, { name: 'Shop', context: '/shop', version: '1.0', isDefault: true, path: 'apis[0]' });
   t.same(api.resources, [{ path: '/order/{id}', methods: ['GET', 'PUT'] }]);
-  t.same(api.production, {
+  const names = {
     role: 'production',
     path: 'apis[0].endpoints.production',
     pointer: '/apis/0/endpoints/production',
     api: { name: api.name, version: api.version },
     name: `${api.name} ${api.version} production`,
     description: `API "${api.name}" version ${api.version}, production endpoint`,
+  };
+  // A v1 url is an endpoint of one target, never suspended, with the schema's suspension defaults.
+  t.same({ ...api.production, targets: api.production.targets.length }, {
+    ...names,
+    group: false,
+    balance: 'round-robin',
+    targets: 1,
+    suspend: { initialMs: 30_000, factor: 2, maxMs: 300_000 },
+  });
+  t.same(api.production.targets[0], {
+    ...names,
+    index: 0,
+    weight: 1,
     url: 'https://shop.internal:9443/api/',
     protocol: 'https:',
     hostname: 'shop.internal',
@@ -91,7 +104,7 @@ t.test('an endpoint inherits from its API, then from defaults, then from the sch
     timeouts: { connectMs: 500, socketMs: 120_000 },
     headers: { removeAuthorization: true, forwarded: true, preserveHost: false },
   });
-  t.match(api.sandbox, {
+  t.match(api.sandbox!.targets[0], {
     protocol: 'http:',
     port: 8080,
     basePath: '',
@@ -120,7 +133,7 @@ t.test('every default comes from the schema', async (t) => {
   t.equal(config!.reload.preflight, schemaDefault('reload.preflight'));
   t.equal(config!.routing.sandboxHeader, schemaDefault('routing.sandboxHeader'));
   const endpointDefaults = await loadFixture(t, { 'gateway.yaml': 'version: 1\napis:\n  - { name: A, context: /a, version: v1, endpoints: { production: { url: "https://a" } } }\n', certs: {} });
-  const endpoint = endpointDefaults.config!.apis[0]!.production;
+  const endpoint = endpointDefaults.config!.apis[0]!.production.targets[0]!;
   t.equal(endpoint.timeouts.connectMs, ms(schemaDefault('defaults.timeouts.connect')));
   t.equal(endpoint.timeouts.socketMs, ms(schemaDefault('defaults.timeouts.socket')));
   t.equal(endpoint.tls.hostnameVerifier, schemaDefault('defaults.tls.hostnameVerifier'));
@@ -133,7 +146,7 @@ t.test('the configuration is deep-frozen', async (t) => {
     'gateway.yaml': 'version: 1\napis:\n  - { name: A, context: /a, version: v1, endpoints: { production: { url: "https://shop.internal", certificate: s } } }\n',
     certs: { 's.crt': shop.certPem },
   });
-  const endpoint = config!.apis[0]!.production;
+  const endpoint = config!.apis[0]!.production.targets[0]!;
   t.ok(Object.isFrozen(config));
   t.ok(Object.isFrozen(config!.apis));
   t.ok(Object.isFrozen(endpoint.tls.protocols));
@@ -166,8 +179,8 @@ apis:
   t.equal(config!.admin.token, 'abc');
   t.equal(config!.reload.intervalMs, 2500);
   t.equal(config!.apis[0]!.version, 'v9');
-  t.equal(config!.apis[0]!.production.url, 'https://shop.internal:9443/base');
-  t.equal(config!.apis[0]!.sandbox!.url, 'https://sandbox/${literal}');
+  t.equal(config!.apis[0]!.production.targets[0]!.url, 'https://shop.internal:9443/base');
+  t.equal(config!.apis[0]!.sandbox!.targets[0]!.url, 'https://sandbox/${literal}');
 });
 
 t.test('expansion works on values only: a variable cannot add keys', async (t) => {

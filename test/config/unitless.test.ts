@@ -28,7 +28,7 @@ const hint = (n: number, unit = 's') => `${n} ms; did you mean ${n}${unit}? (a n
 t.test('every timeout, interval and delay written as a small bare number is a warning', async (t) => {
   const { config, text } = await loadFixture(t, { 'gateway.yaml': everyDuration, certs: {} });
   t.ok(config, 'warnings do not stop the load');
-  t.equal(config!.apis[0]!.production.timeouts.socketMs, 60, 'the value stays what it says: 60 ms');
+  t.equal(config!.apis[0]!.production.targets[0]!.timeouts.socketMs, 60, 'the value stays what it says: 60 ms');
   t.equal(
     text,
     `gateway.yaml:3:18  warning  listen.shutdownDelay: ${hint(60)}

@@ -33,9 +33,9 @@ t.test('a whole reference becomes a boolean where the schema expects one, quoted
   t.equal(text, '');
   const api = config!.apis[0]!;
   t.equal(api.isDefault, true, 'the default of ${ORDERS_DEFAULT:-true}');
-  t.equal(api.production.tls.trustSystemCAs, false);
-  t.same(api.production.headers, { removeAuthorization: true, forwarded: false, preserveHost: true });
-  t.equal(typeof api.production.headers.forwarded, 'boolean', 'false, not the text "false" (which is truthy)');
+  t.equal(api.production.targets[0]!.tls.trustSystemCAs, false);
+  t.same(api.production.targets[0]!.headers, { removeAuthorization: true, forwarded: false, preserveHost: true });
+  t.equal(typeof api.production.targets[0]!.headers.forwarded, 'boolean', 'false, not the text "false" (which is truthy)');
 });
 
 t.test('every word YAML 1.2 reads as a boolean, and no other', async (t) => {
@@ -43,7 +43,7 @@ t.test('every word YAML 1.2 reads as a boolean, and no other', async (t) => {
   for (const [word, value] of accepted) {
     const { config, text } = await loadFixture(t, { 'gateway.yaml': switches, certs: {} }, { env: { TRUST: word, REMOVE_AUTH: 'true', PRESERVE: 'true' } });
     t.equal(text, '', word);
-    t.equal(config!.apis[0]!.production.tls.trustSystemCAs, value, word);
+    t.equal(config!.apis[0]!.production.targets[0]!.tls.trustSystemCAs, value, word);
   }
   for (const word of ['yes', 'no', 'on', 'OFF', '1', '0', 'y']) {
     const { config, text } = await loadFixture(t, { 'gateway.yaml': switches, certs: {} }, { env: { TRUST: word, REMOVE_AUTH: 'true', PRESERVE: 'true' } });
@@ -111,8 +111,8 @@ apis:
   t.equal(config!.reload.preflight, 'warn');
   t.equal(config!.apis[0]!.version, '2', 'a version from a variable stays a string');
   t.equal(config!.apis[0]!.maxBodyBytes, 1_048_576);
-  t.equal(config!.apis[0]!.production.tls.hostnameVerifier, 'DefaultAndLocalhost');
-  t.equal(config!.apis[0]!.production.timeouts.socketMs, 90_000);
+  t.equal(config!.apis[0]!.production.targets[0]!.tls.hostnameVerifier, 'DefaultAndLocalhost');
+  t.equal(config!.apis[0]!.production.targets[0]!.timeouts.socketMs, 90_000);
 });
 
 t.test('a wrong enum or duration from a variable is quoted as written', async (t) => {
@@ -145,7 +145,7 @@ headers = { forwarded = "\${FORWARDED}" }
   const good = await loadFixture(t, { 'gateway.toml': toml, certs: {} }, { config: 'gateway.toml', env: { FORWARDED: 'false' } });
   t.equal(good.text, '');
   t.equal(good.config!.apis[0]!.isDefault, true);
-  t.equal(good.config!.apis[0]!.production.headers.forwarded, false);
+  t.equal(good.config!.apis[0]!.production.targets[0]!.headers.forwarded, false);
   const bad = await loadFixture(t, { 'gateway.toml': toml, certs: {} }, { config: 'gateway.toml', env: { FORWARDED: 'off', ORDERS_DEFAULT: 'hunter2' } });
   t.equal(
     bad.text,

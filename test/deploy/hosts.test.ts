@@ -90,7 +90,7 @@ t.test('compose: the gateway service agrees with the gateway.yaml it mounts', as
 
   // The backend it calls is a service of the file, serving the certificate the gateway trusts.
   for (const api of config!.apis) {
-    const endpoint = api.production;
+    const endpoint = api.production.targets[0]!;
     const backend = compose.services[endpoint.hostname];
     t.ok(backend, `${endpoint.url}: ${endpoint.hostname} is a service of the compose file`);
     t.equal(backend!.read_only, true, `${endpoint.hostname}: read_only`);

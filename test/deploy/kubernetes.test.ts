@@ -451,7 +451,7 @@ async function inspectGatewayPod(root: string, objects: readonly K8sObject[], de
     if (/\.key$|^tls\.key$/.test(path.posix.basename(file)) && !config.listen.https) problems.push(`${file}: a private key in the gateway's certificates folder, used by no listener`);
   }
   for (const api of config.apis) {
-    for (const endpoint of [api.production, ...(api.sandbox ? [api.sandbox] : [])]) {
+    for (const endpoint of [...api.production.targets, ...(api.sandbox?.targets ?? [])]) {
       if (endpoint.pendingAliases.length > 0) problems.push(`${endpoint.path}: no file for certificate alias ${endpoint.pendingAliases.join(', ')} in the mounted ${certsFolder}`);
       for (const file of endpoint.certificates) {
         const mounted = view.get(containerPath(root, file.path));
@@ -501,7 +501,7 @@ async function inspectGatewayPod(root: string, objects: readonly K8sObject[], de
 
   // --- backends in the same pod (the sidecar): on loopback, a port of another container, which outlives the delay
   for (const api of config.apis) {
-    const endpoint = api.production;
+    const endpoint = api.production.targets[0]!;
     if (!LOOPBACK.has(endpoint.hostname)) continue;
     const app = spec.containers.find((c) => c !== gateway && c.ports?.some((p) => p.containerPort === endpoint.port));
     if (!app) {
@@ -537,7 +537,7 @@ t.test('the sidecar: the gateway calls its app on loopback with the certificate 
   const report = await inspectGatewayPod(root, objects, 'app');
   t.same(report.problems, [], 'no problem');
   t.same(report.warnings, [], 'the mounted gateway.yaml loads without a warning (the certificate names 127.0.0.1)');
-  const endpoint = report.config!.apis[0]!.production;
+  const endpoint = report.config!.apis[0]!.production.targets[0]!;
   t.equal(new URL(endpoint.url).hostname, '127.0.0.1', 'the backend is the pod itself');
   t.same(endpoint.certificateAliases, ['app']);
   const secret = find<{ type: string; stringData: Record<string, string> }>(objects, 'Secret', 'app-tls')!;

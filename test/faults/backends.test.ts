@@ -150,7 +150,7 @@ t.test('a stale connection whose pool a reload closed meanwhile: the retry goes 
   const reloadable = (socket: string) => config(backend.url, socket).replace('version: 1\n', 'version: 1\nlisten: { http: "127.0.0.1:0" }\nadmin: { address: "127.0.0.1:0" }\nreload: { interval: 1h }\n');
   const gw = await startTestGateway(t, reloadable('30s'));
   t.equal((await request(`${gw.url}/api/v1/warm`)).text, 'conn 1');
-  const oldPool = gw.gateway.holder.current.apis[0]!.production.pool!;
+  const oldPool = gw.gateway.holder.current.apis[0]!.production.targets[0]!.pool!;
   const held = request(`${gw.url}/api/v1/held`, { headers: { 'x-request-id': 'stale-after-reload' } });
   await until(() => fail !== undefined, 'the backend to hold the request');
   writeFileSync(path.join(gw.dir, 'gateway.yaml'), reloadable('31s'));

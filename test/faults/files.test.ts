@@ -307,7 +307,7 @@ t.test("Kubernetes' own layout inside certs/ is accepted, for trust files and th
   for (const name of ['shop.crt', 'gw.crt', 'gw.key']) symlinkSync(`..data/${name}`, path.join(certs, name));
   const loaded = await reload(dir);
   t.same(loaded.diagnostics, [], 'no diagnostic: links inside the folder are followed, and the key (0400 behind its link) is private');
-  t.equal(loaded.config!.apis[0]!.production.certificates[0]!.certificates[0]!.subject, 'CN=shop.internal');
+  t.equal(loaded.config!.apis[0]!.production.targets[0]!.certificates[0]!.certificates[0]!.subject, 'CN=shop.internal');
   t.equal(loaded.config!.listen.https!.credentials.kind, 'pem');
 });
 

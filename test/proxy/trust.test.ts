@@ -85,7 +85,7 @@ t.test('trustSystemCAs: true adds the public roots, which never vouch for a priv
   const res = await request(`${gw.url}/api/v1/`);
   t.equal(res.status, 502);
   t.equal(json<ErrorBody>(res).error.code, 'BACKEND_TLS_UNTRUSTED');
-  t.same(gw.gateway.holder.current.config.apis[0]!.production.tls.trustSystemCAs, true);
+  t.same(gw.gateway.holder.current.config.apis[0]!.production.targets[0]!.tls.trustSystemCAs, true);
 });
 
 t.test('a rotation list trusts both the old and the new certificate', async (t) => {

@@ -245,7 +245,7 @@ t.test("across a reload, unchanged endpoints keep their connections; a changed e
   const gw = await startTestGateway(t, config(apis('30s')), { certs: { 'ca.crt': ca.certPem } });
   t.equal((await request(`${gw.url}/steady/v1/`)).status, 200);
   const steadyHandshakes = steady.handshakes();
-  const oldPool = gw.gateway.holder.current.apis[0]!.production.pool!;
+  const oldPool = gw.gateway.holder.current.apis[0]!.production.targets[0]!.pool!;
   const steadyBefore = gw.gateway.holder.current.apis[1]!;
 
   const inFlight = request(`${gw.url}/slow/v1/slow`);
@@ -257,7 +257,7 @@ t.test("across a reload, unchanged endpoints keep their connections; a changed e
   t.equal(gw.gateway.holder.current.apis[1], steadyBefore, 'the unchanged API keeps its runtime');
   t.equal(gw.gateway.holder.current.config.apis[1], steadyBefore.config, 'and its configuration object');
   t.same(applied.changes.endpoints.changed.map((c) => c.name), ['Slow v1 production'], 'the log names the changed endpoint only');
-  t.not(gw.gateway.holder.current.apis[0]!.production.pool, oldPool, 'the changed endpoint has a new pool');
+  t.not(gw.gateway.holder.current.apis[0]!.production.targets[0]!.pool, oldPool, 'the changed endpoint has a new pool');
   t.equal(oldPool.closed, true, 'the old pool accepts no new request');
   t.equal(oldPool.destroyed, false, 'but is not destroyed: its request is in flight');
 
