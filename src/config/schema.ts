@@ -330,7 +330,10 @@ function toDiagnostic(
       break;
     case 'minItems': {
       const limit = (error.params as { limit: number }).limit;
-      message = `must list at least ${limit} item${limit === 1 ? '' : 's'} (got an empty list)`;
+      const count = Array.isArray(error.data) ? error.data.length : 0;
+      message = `must list at least ${limit} item${limit === 1 ? '' : 's'} (got ${count === 0 ? 'an empty list' : count === 1 ? 'one' : count})${
+        error.instancePath.endsWith('/targets') ? '; a single backend is written url: instead of targets' : ''
+      }`;
       break;
     }
     case 'uniqueItems': {
