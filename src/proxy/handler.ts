@@ -359,6 +359,8 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
         const headers = backendRequestHeaders(this.req.rawHeaders, next.headerPlan, this.requestId, this.peer, this.options.proto, this.trustedPeer, this.span?.traceparent);
         this.#retried = true;
         this.detail = { retriedAfter: { target: failed.config.name, code, reason: error.message } };
+        // The group that learns how the retry went is the one that holds its target.
+        this.endpoint = current;
         this.dispatch(next, { ...request, origin: next.config.origin, path: backendPath(next, this.rest, this.query), headers: headers! });
         return;
       }
