@@ -11,7 +11,7 @@ import { certificateUsers, targetsOf, isPending } from '../config/usage.js';
 import { errorsAndWarnings } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
 import type { ReloadOutcome } from '../reload/reloader.js';
-import type { EndpointRuntime, Snapshot } from '../snapshot/snapshot.js';
+import type { ApiRuntime, EndpointRuntime, Snapshot } from '../snapshot/snapshot.js';
 import { daysLeft } from '../time.js';
 import { VERSION } from '../version.js';
 
@@ -126,8 +126,8 @@ async function inSlices<T, R>(items: readonly T[], map: (item: T, index: number)
 interface ServedApis {
   readonly apis: readonly ApiStatus[];
   readonly inventoryDigest: string;
-  /** The indices of the APIs with an endpoint group: their targets' states are read on each call. */
-  readonly withGroups: readonly number[];
+  /** The APIs with an endpoint group, by index, with their summary: their targets' states are read on each call. */
+  readonly withGroups: readonly { readonly index: number; readonly summary: ApiSummary }[];
 }
 
 const apisOf = new WeakMap<Snapshot, Promise<ServedApis>>();
@@ -140,18 +140,11 @@ function servedApis(snapshot: Snapshot): Promise<ServedApis> {
 
 async function summarizeApis(snapshot: Snapshot): Promise<ServedApis> {
   const { config } = snapshot;
-  const withGroups: number[] = [];
-  const apis = await inSlices(config.apis, (compiled, i) => {
-    const api = summarizeApi(compiled);
-    const runtime = snapshot.apis[i]!;
-    if (compiled.production.group || compiled.sandbox?.group) withGroups.push(i);
-    return {
-      ...api,
-      endpoints: {
-        production: endpointStatus(api.endpoints.production, runtime.production, Date.now(), true),
-        ...(api.endpoints.sandbox && runtime.sandbox ? { sandbox: endpointStatus(api.endpoints.sandbox, runtime.sandbox, Date.now(), true) } : {}),
-      },
-    };
+  const withGroups: { index: number; summary: ApiSummary }[] = [];
+  const apis = await inSlices(config.apis, (compiled, index) => {
+    const summary = summarizeApi(compiled);
+    if (compiled.production.group || compiled.sandbox?.group) withGroups.push({ index, summary });
+    return apiStatus(summary, snapshot.apis[index]!, Date.now(), true);
   });
   await nextTurn();
   return { apis, inventoryDigest: inventoryDigestOf(config.inventory), withGroups };
@@ -159,19 +152,19 @@ async function summarizeApis(snapshot: Snapshot): Promise<ServedApis> {
 
 function withTargetStates(snapshot: Snapshot, served: ServedApis, nowMs: number, live: boolean): ApiStatus[] {
   const apis = [...served.apis];
-  for (const i of served.withGroups) {
-    const api = apis[i]!;
-    const runtime = snapshot.apis[i]!;
-    const summary = summarizeApi(runtime.config);
-    apis[i] = {
-      ...api,
-      endpoints: {
-        production: endpointStatus(summary.endpoints.production, runtime.production, nowMs, live),
-        ...(summary.endpoints.sandbox && runtime.sandbox ? { sandbox: endpointStatus(summary.endpoints.sandbox, runtime.sandbox, nowMs, live) } : {}),
-      },
-    };
-  }
+  for (const { index, summary } of served.withGroups) apis[index] = apiStatus(summary, snapshot.apis[index]!, nowMs, live);
   return apis;
+}
+
+function apiStatus(summary: ApiSummary, runtime: ApiRuntime, nowMs: number, live: boolean): ApiStatus {
+  const { production, sandbox } = summary.endpoints;
+  return {
+    ...summary,
+    endpoints: {
+      production: endpointStatus(production, runtime.production, nowMs, live),
+      ...(sandbox && runtime.sandbox ? { sandbox: endpointStatus(sandbox, runtime.sandbox, nowMs, live) } : {}),
+    },
+  };
 }
 
 function endpointStatus(summary: EndpointSummary, runtime: EndpointRuntime, nowMs: number, live: boolean): EndpointStatus {

@@ -164,7 +164,8 @@ export interface HeaderSettings {
  * One backend URL with its effective settings: the `url` of a v1 endpoint, or one target of a
  * group. Connections, trust, probes and certificate checks are per target.
  */
-export interface TargetConfig {
+/** Where an endpoint or a target is in the configuration, and how messages name it. */
+export interface ConfigPlace {
   readonly role: EndpointRole;
   /** Configuration path, for messages: apis[0].endpoints.production, or apis[0].endpoints.production.targets[1] */
   readonly path: string;
@@ -176,6 +177,9 @@ export interface TargetConfig {
   readonly name: string;
   /** `API "Shop" version 1.0, production endpoint` (`..., target 2`): how messages to clients name it. */
   readonly description: string;
+}
+
+export interface TargetConfig extends ConfigPlace {
   /** Its position in the group (0 for a v1 endpoint's url). */
   readonly index: number;
   /** Its share of a round-robin group (1 unless given). */
@@ -207,16 +211,7 @@ export interface HealthCheckSettings {
 }
 
 /** An API's production or sandbox endpoint: one target (a v1 `url`) or a group of them. */
-export interface EndpointConfig {
-  readonly role: EndpointRole;
-  /** Configuration path, for messages: apis[0].endpoints.production */
-  readonly path: string;
-  readonly pointer: string;
-  readonly api: { readonly name: string; readonly version: string };
-  /** `Shop 1.0 production` */
-  readonly name: string;
-  /** `API "Shop" version 1.0, production endpoint` */
-  readonly description: string;
+export interface EndpointConfig extends ConfigPlace {
   /** False for a v1 `url`: one target, never suspended (nginx's rule for an upstream of one server). */
   readonly group: boolean;
   readonly balance: Balance;

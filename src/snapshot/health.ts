@@ -26,11 +26,6 @@ export class HealthChecks {
     holder.on('swapped', (next) => this.#follow(next));
   }
 
-  /** The endpoints whose targets are being checked (for tests and /status). */
-  get checking(): number {
-    return this.#running.size;
-  }
-
   stop(): void {
     this.#stopped = true;
     for (const running of this.#running.values()) for (const timer of running.timers) clearInterval(timer);
