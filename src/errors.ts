@@ -149,6 +149,10 @@ export const CODES = {
     meaning: "The HTTPS listener's own certificate or key is missing, does not parse, or the key does not match the certificate.",
     fix: 'Provide <alias>.crt with <alias>.key (PEM), or <alias>.p12 / .pfx, with the right passphrase.',
   },
+  CLIENT_CERTIFICATE: {
+    meaning: "A client certificate (clientCertificate) cannot be used: its key does not match the certificate, the passphrase does not open it, or a file does not parse.",
+    fix: 'Put the matching <alias>.crt and <alias>.key (or <alias>.p12) in the certificates folder, and the passphrase in tls.clientCertificatePassphrase; the message names the file.',
+  },
   CONFIG_ADMIN_TOKEN: {
     meaning: 'admin.address is reachable from other machines (not 127.0.0.1, ::1 or localhost) and admin.token is empty: /status and POST /reload would be open to the network.',
     fix: 'Set admin.token (from an environment variable: token: ${GATEHOUSE_ADMIN_TOKEN}), or bind admin.address to 127.0.0.1.',
@@ -243,6 +247,11 @@ export const CODES = {
     status: 502,
     meaning: "The TLS handshake failed on protocol version or cipher, or the backend does not speak TLS at all.",
     fix: "Align the endpoint's tls.protocols and tls.ciphers with the backend's; for a plain-HTTP backend use an http:// URL.",
+  },
+  BACKEND_TLS_CLIENT_CERTIFICATE: {
+    status: 502,
+    meaning: "The backend refused the TLS handshake over the gateway's client certificate: none was configured, or the backend does not trust it, or it expired.",
+    fix: "The log line with the request id says which certificate was offered (alias, subject, fingerprint) and the backend's alert; set clientCertificate, or have the backend trust that certificate's issuer.",
   },
   BACKEND_UNREACHABLE: {
     status: 502,

@@ -404,14 +404,14 @@ async function renderCertificateExpiry(config: GatewayConfig): Promise<string> {
   const registry = new Registry();
   const gauge = new Gauge({
     name: 'gatehouse_certificate_not_after_seconds',
-    help: "Expiry (notAfter, Unix seconds) of every certificate an endpoint trusts for its backend, and of the HTTPS listener's own (alias of listen.https.certificate).",
-    labelNames: ['alias', 'fingerprint'],
+    help: "Expiry (notAfter, Unix seconds) of every certificate in use: use=trust, trusted for a backend; use=client, presented to a backend (clientCertificate); use=listener, the HTTPS listener's own (alias of listen.https.certificate).",
+    labelNames: ['alias', 'fingerprint', 'use'],
     registers: [registry],
   });
   const inUse = certificatesInUse(config);
   // Each step is a few milliseconds at 5,000 certificates; requests are served between them.
   await nextTurn();
-  for (const { alias, fingerprint256, notAfterMs } of inUse) gauge.set({ alias, fingerprint: fingerprint256 }, notAfterMs / 1000);
+  for (const { alias, fingerprint256, notAfterMs, use } of inUse) gauge.set({ alias, fingerprint: fingerprint256, use }, notAfterMs / 1000);
   await nextTurn();
   return registry.metrics();
 }

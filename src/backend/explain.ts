@@ -15,7 +15,7 @@ import type { BackendFailureCode } from './failure.js';
 import { BackendCertificateError } from './tls.js';
 
 /** What `gatehouse check` reports for a failure. */
-export type FailureKind = 'untrusted' | 'expired' | 'hostname-mismatch' | 'protocol' | 'unreachable' | 'timeout';
+export type FailureKind = 'untrusted' | 'expired' | 'hostname-mismatch' | 'protocol' | 'client-certificate' | 'unreachable' | 'timeout';
 
 export interface Explanation {
   readonly kind: FailureKind;
@@ -69,6 +69,8 @@ export function explainFailure(failure: Failure, endpoint: TargetConfig, nowMs: 
         hint: `no TLS version or cipher in common with the backend (this endpoint allows ${endpoint.tls.protocols.join(', ')}${ciphers}): widen tls.protocols or tls.ciphers, or upgrade the backend; if ${targetOf(endpoint)} speaks plain HTTP, the URL must start with http://`,
       };
     }
+    case 'BACKEND_TLS_CLIENT_CERTIFICATE':
+      return { kind: 'client-certificate', ...(reason ? { reason } : {}), hint: clientCertificateHint(reason, endpoint) };
     case 'BACKEND_INVALID_RESPONSE':
       return {
         kind: 'protocol',
@@ -215,6 +217,22 @@ export function errorText(error: Error): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
+/** The certificate a target offers to its backend, as a log line shows it: never its key or passphrase. */
+export function offeredClientCertificate(endpoint: TargetConfig): Record<string, unknown> | string {
+  const client = endpoint.clientCertificate;
+  const leaf = client?.credentials?.certificates[0];
+  if (!client || !leaf) return 'none';
+  return { alias: client.alias, subject: leaf.subject, issuer: leaf.issuer, notAfter: leaf.notAfter, fingerprint256: leaf.fingerprint256 };
+}
+
+function clientCertificateHint(reason: string | undefined, endpoint: TargetConfig): string {
+  const client = endpoint.clientCertificate;
+  const leaf = client?.credentials?.certificates[0];
+  const alert = reason ? ` (${reason})` : '';
+  if (!client || !leaf) return `${targetOf(endpoint)} asks for a client certificate and none is configured${alert}: set clientCertificate: <alias> and drop <alias>.crt + <alias>.key (or <alias>.p12) into the certificates folder`;
+  return `${targetOf(endpoint)} refused the client certificate "${client.alias}" ("${leaf.subject}", issued by "${leaf.issuer}", expires ${leaf.notAfter})${alert}: the backend must trust its issuer, or give the gateway a certificate the backend accepts`;
+}
+
 /** The certificate fields a report shows of a presented certificate. */
 export function presentedFields(c: CertificateInfo): { subject: string; issuer: string; subjectAltNames: readonly string[]; notBefore: string; notAfter: string; fingerprint256: string } {
   return { subject: c.subject, issuer: c.issuer, subjectAltNames: c.subjectAltNames, notBefore: c.notBefore, notAfter: c.notAfter, fingerprint256: c.fingerprint256 };
@@ -242,6 +260,7 @@ export function failureDetail(failure: Failure, endpoint: TargetConfig, nowMs: n
       : 'system roots';
     detail.protocols = endpoint.tls.protocols;
   }
+  if (code === 'BACKEND_TLS_CLIENT_CERTIFICATE') detail.offeredClientCertificate = offeredClientCertificate(endpoint);
   if (code === 'BACKEND_TIMEOUT') {
     const socket = explanation.reason !== undefined && SOCKET_TIMEOUTS.has(explanation.reason);
     detail.timeout = socket ? { setting: 'timeouts.socket', ms: endpoint.timeouts.socketMs } : { setting: 'timeouts.connect', ms: endpoint.timeouts.connectMs };

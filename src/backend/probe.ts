@@ -103,10 +103,36 @@ function handshake(endpoint: TargetConfig): Promise<Outcome> {
         // the connector's read took the leaf (above).
         const raw = tlsSocket.getPeerCertificate()?.raw as Buffer | undefined;
         const tlsVersion = tlsSocket.getProtocol();
-        tlsSocket.destroy();
-        resolve({ ok: true, ...(raw ? { presented: describeCertificate(new X509Certificate(raw)) } : {}), ...(tlsVersion ? { tlsVersion } : {}) });
+        const accepted: Outcome = { ok: true, ...(raw ? { presented: describeCertificate(new X509Certificate(raw)) } : {}), ...(tlsVersion ? { tlsVersion } : {}) };
+        void clientCertificateVerdict(tlsSocket, endpoint.timeouts.connectMs).then((refusal) => {
+          tlsSocket.destroy();
+          resolve(refusal ? { ok: false, code: classifyBackendError(refusal), error: refusal } : accepted);
+        });
       },
     );
+  });
+}
+
+/**
+ * In TLS 1.3 a server checks the client's certificate (or its absence, when it requires one)
+ * after the client's side of the handshake is over: a refusal comes as an alert on the first
+ * read. Its acceptance shows as the session ticket it sends next. So a probe reads until one of
+ * the two, or the socket ends, for at most a second (a server may send no ticket); nothing is
+ * written. In TLS 1.2 the refusal already failed the handshake.
+ */
+async function clientCertificateVerdict(socket: TLSSocket, timeoutMs: number): Promise<Error | undefined> {
+  if (socket.getProtocol() !== 'TLSv1.3') return undefined;
+  return new Promise((resolve) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      socket.off('session', onSession).off('error', done).off('close', onClose);
+      resolve(error);
+    };
+    const onSession = () => done();
+    const onClose = () => done();
+    const timer = setTimeout(done, Math.min(timeoutMs, 1_000));
+    socket.on('session', onSession).on('error', done).on('close', onClose);
+    socket.resume();
   });
 }
 

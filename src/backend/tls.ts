@@ -54,7 +54,16 @@ export function backendSecureContext(endpoint: TargetConfig): SecureContext {
   // with them, exactly those, plus the public roots only when asked.
   const ca = own.length === 0 ? undefined : tls.trustSystemCAs ? [...rootCertificates, ...own] : own;
   const ciphers = effectiveCiphers(tls.minVersion, tls.ciphers);
+  // Who we are, when the backend asks (mutual TLS, SPEC §9): the target's own pair, never a process-wide one.
+  const client = endpoint.clientCertificate;
+  const credentials = client?.credentials;
+  const identity = !credentials
+    ? {}
+    : credentials.kind === 'pfx'
+      ? { pfx: credentials.pfx, ...(client.passphrase !== undefined ? { passphrase: client.passphrase } : {}) }
+      : { cert: credentials.cert, key: credentials.key, ...(client.passphrase !== undefined ? { passphrase: client.passphrase } : {}) };
   return createSecureContext({
+    ...identity,
     ...(ca ? { ca } : {}),
     // A dropped leaf (or intermediate) is a trust anchor, as in a Java truststore.
     allowPartialTrustChain: true,
@@ -63,6 +72,16 @@ export function backendSecureContext(endpoint: TargetConfig): SecureContext {
     ...(ciphers ? { ciphers } : {}),
   });
 }
+
+/**
+ * The TLS error a backend connection met after its handshake, kept on the socket. undici reports
+ * a connection that ended under a request as "other side closed" and drops the error that ended
+ * it; in TLS 1.3 that error is how a backend refuses the client certificate (an alert on the
+ * first read, the handshake being over on the client's side). The proxy reads it from here.
+ */
+export const LATE_TLS_ERROR = Symbol('gatehouse.lateTlsError');
+
+export type BackendSocket = TLSSocket & { [LATE_TLS_ERROR]?: Error };
 
 export function backendConnector(endpoint: TargetConfig): Connector {
   if (endpoint.protocol === 'http:') return buildConnector({ timeout: endpoint.timeouts.connectMs });
@@ -97,6 +116,7 @@ export function backendConnector(endpoint: TargetConfig): Connector {
         tlsSocket.destroy();
         return callback(refusal, null);
       }
+      tlsSocket.once('error', (late: Error) => ((tlsSocket as BackendSocket)[LATE_TLS_ERROR] = late));
       callback(null, tlsSocket);
     });
   };

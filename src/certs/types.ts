@@ -27,6 +27,6 @@ export interface CertificateFile {
 }
 
 /** The HTTPS listener's own key material, as read from the certificates folder. */
-export type ListenerCredentials =
+export type KeyPairCredentials =
   | { readonly kind: 'pem'; readonly certPath: string; readonly keyPath: string; readonly cert: Buffer; readonly key: Buffer; readonly certificates: readonly CertificateInfo[] }
   | { readonly kind: 'pfx'; readonly path: string; readonly pfx: Buffer; readonly certificates: readonly CertificateInfo[] };

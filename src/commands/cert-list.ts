@@ -8,7 +8,7 @@ import type { CommandIo } from '../cli/io.js';
 import { formatTable } from '../cli/table.js';
 import { expiryState } from '../certs/expiry.js';
 import { aliasOf } from '../certs/read.js';
-import type { CertificateInfo } from '../certs/types.js';
+import type { CertificateInfo, KeyPairCredentials } from '../certs/types.js';
 import { loadConfig } from '../config/load.js';
 import { summarizeCertificate } from '../config/summary.js';
 import type { CertificateSummary } from '../config/summary.js';
@@ -43,6 +43,8 @@ export interface InventoryUser {
   readonly api?: string;
   readonly version?: string;
   readonly endpoint?: 'production' | 'sandbox';
+  /** client: the certificate is presented to the backend (clientCertificate), not trusted. */
+  readonly use?: 'client';
 }
 
 export interface InventoryCertificate extends CertificateSummary {
@@ -140,7 +142,7 @@ function daysLeftLabel(c: InventoryCertificate): string {
 }
 
 function userLabel(user: InventoryUser): string {
-  return user.api !== undefined ? `${user.api} ${user.version} ${user.endpoint}` : 'HTTPS listener';
+  return user.api !== undefined ? `${user.api} ${user.version} ${user.endpoint}${user.use === 'client' ? ' (client certificate)' : ''}` : 'HTTPS listener';
 }
 
 /** Pure: the compiled configuration (and its load's warnings, for unusable files) → the inventory, sorted by alias. */
@@ -154,6 +156,15 @@ export function inventoryOf(config: GatewayConfig, diagnostics: readonly Diagnos
       map.set(alias, [...(map.get(alias) ?? []), user]);
     }
   }
+  // Client certificates (SPEC §9): a PEM pair's .crt is a file of the folder; a PKCS#12 is listed like the listener's.
+  const clientPairs = new Map<string, { credentials: KeyPairCredentials | undefined; users: InventoryUser[] }>();
+  for (const endpoint of targetsOf(config)) {
+    const client = endpoint.clientCertificate;
+    if (!client) continue;
+    const pair = clientPairs.get(client.alias) ?? { credentials: client.credentials, users: [] };
+    pair.users.push({ path: endpoint.path, api: endpoint.api.name, version: endpoint.api.version, endpoint: endpoint.role, use: 'client' });
+    clientPairs.set(client.alias, pair);
+  }
   const listener = config.listen.https;
   const listenerUser: InventoryUser = { path: 'listen.https.certificate' };
 
@@ -165,6 +176,8 @@ export function inventoryOf(config: GatewayConfig, diagnostics: readonly Diagnos
   const entries: InventoryEntry[] = config.inventory.map((file) => {
     const usedBy = [...(users.get(file.alias) ?? [])];
     if (listener?.credentials.kind === 'pem' && listener.credentials.certPath === file.path) usedBy.push(listenerUser);
+    const pair = clientPairs.get(file.alias);
+    if (pair?.credentials?.kind === 'pem' && pair.credentials.certPath === file.path) usedBy.push(...pair.users);
     return {
       alias: file.alias,
       status: usedBy.length ? 'used' : 'unreferenced',
@@ -177,6 +190,10 @@ export function inventoryOf(config: GatewayConfig, diagnostics: readonly Diagnos
   // A PKCS#12 listener certificate is not a trust file, so not in the inventory.
   if (listener?.credentials.kind === 'pfx') {
     entries.push({ alias: listener.certificate, status: 'used', file: listener.credentials.path, certificates: listener.credentials.certificates.map(describe), usedBy: [listenerUser] });
+  }
+  for (const [alias, { credentials, users: usedBy }] of clientPairs) {
+    if (!credentials) entries.push({ alias, status: 'pending', certificates: [], usedBy });
+    else if (credentials.kind === 'pfx') entries.push({ alias, status: 'used', file: credentials.path, certificates: credentials.certificates.map(describe), usedBy });
   }
   for (const [alias, usedBy] of pending) entries.push({ alias, status: 'pending', certificates: [], usedBy });
   // Files that cannot be read or parsed are not in the inventory; an unreferenced one is a warning of the load.

@@ -45,6 +45,7 @@ const RESULT_TEXT: Record<CheckResult, string> = {
   expired: 'expired',
   'hostname-mismatch': 'hostname mismatch',
   protocol: 'protocol',
+  'client-certificate': 'client certificate refused',
   unreachable: 'unreachable',
   timeout: 'timeout',
   pending: 'pending',

@@ -4,23 +4,23 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { expiryState } from '../certs/expiry.js';
-import { checkKeyPermissions, checkListenerFiles } from '../certs/listener.js';
-import type { ListenerFiles } from '../certs/listener.js';
+import { checkKeyPairFiles, checkKeyPermissions, keyPairBytes } from '../certs/key-pair.js';
+import type { KeyPairFiles } from '../certs/key-pair.js';
 import { certificateLabel, forgetUnusedCertificates, parseCertificateFile } from '../certs/parse.js';
 import type { CertificateDirectory } from '../certs/read.js';
-import type { CertificateFile } from '../certs/types.js';
+import type { CertificateFile, KeyPairCredentials } from '../certs/types.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { plural } from '../text.js';
 import { parseAddress } from './address.js';
 import { parseDuration, parseSize } from './durations.js';
 import { hostnameProblem } from './hostname-rule.js';
 import type { Reporter } from './reporter.js';
-import { certificateOf, endpointPointer, endpointTargets, resolveSetting, resolveSuspend, targetOf } from './resolve.js';
+import { certificateOf, clientCertificateOf, endpointPointer, endpointTargets, resolveSetting, resolveSuspend, targetOf } from './resolve.js';
 import type { TargetRef } from './resolve.js';
 import { versionRange } from './tls.js';
 import { certificateUsers, misspeltAlias, targetsOf } from './usage.js';
 import type { HostnameVerifier } from '../certs/hostname.js';
-import type { ApiConfig, EndpointConfig, EndpointRole, TargetConfig, GatewayConfig, GatewayDocument, HttpsListenerConfig, TlsVersion } from './types.js';
+import type { ApiConfig, ClientCertificate, EndpointConfig, EndpointRole, TargetConfig, GatewayConfig, GatewayDocument, HttpsListenerConfig, TlsVersion } from './types.js';
 
 export interface CompileInput {
   readonly file: string;
@@ -28,7 +28,9 @@ export interface CompileInput {
   /** Absolute path of the certificates folder. */
   readonly certsDirectory: string;
   readonly certificates: CertificateDirectory;
-  readonly listenerFiles?: ListenerFiles;
+  readonly listenerFiles?: KeyPairFiles;
+  /** The files of every clientCertificate alias, read by load.ts. */
+  readonly clientFiles?: ReadonlyMap<string, KeyPairFiles>;
   readonly nowMs: number;
   /** SHA-256 of the configuration file's bytes. */
   readonly configSha256: string;
@@ -191,7 +193,9 @@ function sameTrust(api: ApiConfig, byAlias: ReadonlyMap<string, readonly Certifi
       const now = byAlias.get(target.certificateAliases[k]!);
       return now?.length === 1 && now[0] === file;
     });
-  return api.production.targets.every(same) && (api.sandbox === undefined || api.sandbox.targets.every(same));
+  // A client certificate's files are read again by every load (they are a few): compiled again.
+  const reusable = (target: TargetConfig) => same(target) && target.clientCertificate === undefined;
+  return api.production.targets.every(reusable) && (api.sandbox === undefined || api.sandbox.targets.every(reusable));
 }
 
 /** A file read again as the same bytes (certs/read.ts) under the same path is the same CertificateFile object. */
@@ -352,7 +356,60 @@ function compileTarget(
 
   const problem = hostnameProblem(compiled);
   if (problem) r.warning('CERT_HOSTNAME', trust.pointer, problem, 'key');
-  return compiled;
+  const client = clientCertificateOf(doc, ref);
+  if (!client || compiled.protocol !== 'https:') return compiled;
+  const passphrase = setting<string>('tls', 'clientCertificatePassphrase');
+  return { ...compiled, clientCertificate: compileClientCertificate(input, client, passphrase, ref, r) };
+}
+
+/** The pair a target presents (SPEC §9): checked as the listener's own is (certs/key-pair.ts). */
+function compileClientCertificate(
+  input: CompileInput,
+  client: { readonly alias: string; readonly pointer: string },
+  passphrase: string | undefined,
+  ref: TargetRef,
+  r: Reporter,
+): ClientCertificate {
+  const { alias, pointer } = client;
+  const files = input.clientFiles?.get(alias);
+  const show = (p: string) => relativeToConfig(input, p);
+  const owner = { whose: `client certificate "${alias}"'s`, passphraseKey: 'tls.clientCertificatePassphrase' };
+  const base = { alias, ...(passphrase !== undefined ? { passphrase } : {}) };
+  if (!files || files.kind === 'missing') {
+    if (input.certificates.error === undefined) {
+      r.warning(
+        'CERT_PENDING',
+        pointer,
+        `no ${alias}.crt + ${alias}.key, nor ${alias}.p12 / ${alias}.pfx, in ${relativeToConfig(input, input.certsDirectory)}/ yet (the client certificate presented to the backend); ${
+          ref.index === undefined ? 'this endpoint answers 503 CERTIFICATE_PENDING' : 'this target is left out of its group'
+        } until they appear`,
+        'key',
+      );
+    }
+    return { ...base, credentials: undefined };
+  }
+  const exposed = checkKeyPermissions(files, show, owner);
+  if (exposed) r.fileDiagnostic('warning', 'CERT_KEY_PERMISSIONS', exposed.path, exposed.message);
+  const checked = checkKeyPairFiles(files, passphrase, show, owner);
+  if (!checked.ok) {
+    r.error('CLIENT_CERTIFICATE', pointer, `client certificate "${alias}": ${checked.reason}`);
+    return { ...base, credentials: undefined };
+  }
+  ownCertificateExpiry(checked.credentials, pointer, `client certificate "${alias}"`, 'backends will refuse it (502 BACKEND_TLS_CLIENT_CERTIFICATE)', input, r);
+  return { ...base, credentials: checked.credentials };
+}
+
+/** CERT_EXPIRED / CERT_EXPIRING of a certificate the gateway presents: its own leaf, the first of its file. */
+function ownCertificateExpiry(credentials: KeyPairCredentials, pointer: string, name: string, consequence: string, input: CompileInput, r: Reporter): void {
+  const warnBeforeMs = parseDuration(input.document.certs.warnBefore)!;
+  for (const info of credentials.certificates.slice(0, 1)) {
+    const state = expiryState(info, input.nowMs, warnBeforeMs);
+    if (state.state === 'expired') {
+      r.warning('CERT_EXPIRED', pointer, `${name} "${certificateLabel(info)}" expired on ${info.notAfter}: ${consequence}; renew it`);
+    } else if (state.state === 'expiring') {
+      r.warning('CERT_EXPIRING', pointer, `${name} "${certificateLabel(info)}" expires on ${info.notAfter} (in ${plural(state.daysLeft, 'day')}); renew it`);
+    }
+  }
 }
 
 function compileHttpsListener(input: CompileInput, r: Reporter): HttpsListenerConfig | undefined {
@@ -360,20 +417,12 @@ function compileHttpsListener(input: CompileInput, r: Reporter): HttpsListenerCo
   if (!https || !input.listenerFiles) return undefined;
   const exposed = checkKeyPermissions(input.listenerFiles, (p) => relativeToConfig(input, p));
   if (exposed) r.fileDiagnostic('warning', 'CERT_KEY_PERMISSIONS', exposed.path, exposed.message);
-  const checked = checkListenerFiles(input.listenerFiles, https.passphrase, (p) => relativeToConfig(input, p));
+  const checked = checkKeyPairFiles(input.listenerFiles, https.passphrase, (p) => relativeToConfig(input, p));
   if (!checked.ok) {
     r.error('LISTENER_CERTIFICATE', '/listen/https/certificate', `the gateway's own certificate "${https.certificate}": ${checked.reason}`);
     return undefined;
   }
-  const warnBeforeMs = parseDuration(input.document.certs.warnBefore)!;
-  for (const info of checked.credentials.certificates.slice(0, 1)) {
-    const state = expiryState(info, input.nowMs, warnBeforeMs);
-    if (state.state === 'expired') {
-      r.warning('CERT_EXPIRED', '/listen/https/certificate', `the gateway's own certificate "${certificateLabel(info)}" expired on ${info.notAfter}: clients will refuse it; renew it`);
-    } else if (state.state === 'expiring') {
-      r.warning('CERT_EXPIRING', '/listen/https/certificate', `the gateway's own certificate "${certificateLabel(info)}" expires on ${info.notAfter} (in ${plural(state.daysLeft, 'day')}); renew it`);
-    }
-  }
+  ownCertificateExpiry(checked.credentials, '/listen/https/certificate', "the gateway's own certificate", 'clients will refuse it', input, r);
   return {
     address: parseAddress(https.address)!,
     certificate: https.certificate,
@@ -399,10 +448,12 @@ function revisionOf(input: CompileInput, endpoints: readonly TargetConfig[], htt
     for (const alias of endpoint.pendingAliases) used.set(alias, 'pending');
   }
   for (const [alias, sha] of [...used].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(`\0${alias}\0${sha}`);
-  if (https) {
-    const credentials = https.credentials;
-    const bytes = credentials.kind === 'pfx' ? [credentials.pfx] : [credentials.cert, credentials.key];
-    for (const b of bytes) hash.update('\0').update(createHash('sha256').update(b).digest('hex'));
+  const pairs = new Map<string, KeyPairCredentials | undefined>();
+  for (const endpoint of endpoints) if (endpoint.clientCertificate) pairs.set(endpoint.clientCertificate.alias, endpoint.clientCertificate.credentials);
+  for (const [alias, credentials] of [...pairs].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    hash.update(`\0client\0${alias}`);
+    for (const b of credentials ? keyPairBytes(credentials) : []) hash.update('\0').update(createHash('sha256').update(b).digest('hex'));
   }
+  if (https) for (const b of keyPairBytes(https.credentials)) hash.update('\0').update(createHash('sha256').update(b).digest('hex'));
   return hash.digest('hex');
 }

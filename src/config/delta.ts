@@ -6,7 +6,7 @@
 // the size of the configuration: at 5,000 APIs, a whole configuration cloned, frozen and
 // summarized is a pause of a few hundred milliseconds on the thread that serves requests.
 import { isDeepStrictEqual } from 'node:util';
-import type { CertificateFile, ListenerCredentials } from '../certs/types.js';
+import type { CertificateFile, KeyPairCredentials } from '../certs/types.js';
 import { deepFreeze } from '../freeze.js';
 import type { ApiConfig, GatewayConfig } from './types.js';
 
@@ -103,7 +103,7 @@ export function applyDelta(delta: ConfigDelta, base?: GatewayConfig): GatewayCon
 
 const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
-function reviveBuffers(credentials: ListenerCredentials): void {
+function reviveBuffers(credentials: KeyPairCredentials): void {
   const writable = credentials as Record<string, unknown>;
   for (const key of ['cert', 'key', 'pfx'] as const) {
     const value = writable[key];

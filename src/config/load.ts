@@ -5,13 +5,14 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { readListenerFiles } from '../certs/listener.js';
-import type { ListenerFiles } from '../certs/listener.js';
+import { readKeyPairFiles } from '../certs/key-pair.js';
+import type { KeyPairFiles } from '../certs/key-pair.js';
 import { FileReadCache, readCertificateDirectory, describeFsError } from '../certs/read.js';
 import { hasErrors, sortDiagnostics } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { deepFreeze } from '../freeze.js';
 import { compileConfig } from './compile.js';
+import { clientCertificateAliases } from './resolve.js';
 import { interpolate } from './interpolate.js';
 import type { Environment } from './interpolate.js';
 import { formatOf, parseConfigText } from './parse.js';
@@ -110,8 +111,10 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
   reporter.diagnostics.push(...validated.diagnostics);
   const certsDirectory = path.resolve(path.dirname(file), document.certs.directory);
   const certificates = await readCertificateDirectory(certsDirectory, options.cache?.certificateFiles);
-  let listenerFiles: ListenerFiles | undefined;
-  if (document.listen.https) listenerFiles = await readListenerFiles(certsDirectory, document.listen.https.certificate);
+  let listenerFiles: KeyPairFiles | undefined;
+  if (document.listen.https) listenerFiles = await readKeyPairFiles(certsDirectory, document.listen.https.certificate);
+  const clientFiles = new Map<string, KeyPairFiles>();
+  for (const alias of clientCertificateAliases(document)) clientFiles.set(alias, await readKeyPairFiles(certsDirectory, alias));
 
   const config = compileConfig(
     {
@@ -120,6 +123,7 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
       certsDirectory,
       certificates,
       ...(listenerFiles ? { listenerFiles } : {}),
+      clientFiles,
       nowMs: options.nowMs ?? Date.now(),
       configSha256,
     },

@@ -65,6 +65,24 @@ export function resolveSuspend(doc: GatewayDocument, i: number, role: EndpointRo
   return own !== undefined ? { value: own, pointer: `${endpointPointer(i, role)}/suspend/${key}` } : { value: doc.defaults.suspend[key], pointer: `/defaults/suspend/${key}` };
 }
 
+/** The client certificate a target presents, and where it is written: its own, else (for a group's target) its endpoint's. */
+export function clientCertificateOf(doc: GatewayDocument, ref: TargetRef): { alias: string; pointer: string } | undefined {
+  const own = targetOf(doc, ref).clientCertificate;
+  if (own !== undefined) return { alias: own, pointer: `${ref.pointer}/clientCertificate` };
+  const inherited = ref.index === undefined ? undefined : doc.apis[ref.apiIndex]!.endpoints[ref.role]!.clientCertificate;
+  return inherited === undefined ? undefined : { alias: inherited, pointer: `${endpointPointer(ref.apiIndex, ref.role)}/clientCertificate` };
+}
+
+/** Every client certificate alias the document names, once each. */
+export function clientCertificateAliases(doc: GatewayDocument): Set<string> {
+  const aliases = new Set<string>();
+  for (const ref of documentTargets(doc)) {
+    const client = clientCertificateOf(doc, ref);
+    if (client) aliases.add(client.alias);
+  }
+  return aliases;
+}
+
 /** Every endpoint of the document, in order: [apiIndex, role]. */
 export function* documentEndpoints(doc: GatewayDocument): Generator<[number, EndpointRole]> {
   for (let i = 0; i < doc.apis.length; i++) {

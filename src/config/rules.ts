@@ -4,7 +4,7 @@ import { createSecureContext } from 'node:tls';
 import { addressesOverlap, formatAddress, isLoopbackHost, parseAddress, parseProxyEntry } from './address.js';
 import { isUnitless, parseDuration } from './durations.js';
 import type { Reporter } from './reporter.js';
-import { certificateOf, documentEndpoints, documentTargets, endpointPointer, endpointTargets, resolveSetting, resolveSuspend, settingSections, targetOf } from './resolve.js';
+import { certificateOf, clientCertificateOf, documentEndpoints, documentTargets, endpointPointer, endpointTargets, resolveSetting, resolveSuspend, settingSections, targetOf } from './resolve.js';
 import type { TargetRef } from './resolve.js';
 import { valuesOf } from './schema.js';
 import type { SchemaNode } from './schema.js';
@@ -325,6 +325,10 @@ function checkTarget(doc: GatewayDocument, ref: TargetRef, r: Reporter): void {
       `${target.url} is plain http://, where no certificate is checked; use https:// or remove the certificate`,
       'key',
     );
+  }
+  const client = clientCertificateOf(doc, ref);
+  if (url?.protocol === 'http:' && client) {
+    r.error('CONFIG_CERT_ON_HTTP', client.pointer, `${target.url} is plain http://, where no client certificate can be presented; use https:// or remove clientCertificate`, 'key');
   }
   if (url?.protocol === 'https:' && aliases.length === 0) {
     const systemCAs = resolveSetting<boolean>(doc, ref, 'tls', 'trustSystemCAs');

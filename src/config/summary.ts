@@ -3,7 +3,7 @@
 // running gateway and a file on disk can be compared field by field.
 import { createHash } from 'node:crypto';
 import type { CertificateFile, CertificateInfo } from '../certs/types.js';
-import type { ApiConfig, EndpointConfig, GatewayConfig, TargetConfig } from './types.js';
+import type { ApiConfig, ClientCertificate, EndpointConfig, GatewayConfig, TargetConfig } from './types.js';
 
 export interface CertificateSummary {
   readonly subject: string;
@@ -39,6 +39,8 @@ export interface TargetSummary {
   readonly timeouts: { readonly connectMs: number; readonly socketMs: number };
   readonly headers: { readonly removeAuthorization: boolean; readonly forwarded: boolean; readonly preserveHost: boolean };
   readonly weight?: number;
+  /** The certificate presented to the backend: its alias and, once its files are there, which certificate (never the key). */
+  readonly clientCertificate?: { readonly alias: string; readonly pending?: true; readonly subject?: string; readonly fingerprint256?: string; readonly notAfter?: string };
 }
 
 export interface GroupSummary {
@@ -108,7 +110,13 @@ function summarizeTarget(endpoint: TargetConfig): TargetSummary {
     },
     timeouts: { connectMs: endpoint.timeouts.connectMs, socketMs: endpoint.timeouts.socketMs },
     headers: { ...endpoint.headers },
+    ...(endpoint.clientCertificate ? { clientCertificate: summarizeClientCertificate(endpoint.clientCertificate) } : {}),
   };
+}
+
+function summarizeClientCertificate(client: ClientCertificate): NonNullable<TargetSummary['clientCertificate']> {
+  const leaf = client.credentials?.certificates[0];
+  return leaf ? { alias: client.alias, subject: leaf.subject, fingerprint256: leaf.fingerprint256, notAfter: leaf.notAfter } : { alias: client.alias, pending: true };
 }
 
 export function summarizeApi(api: ApiConfig): ApiSummary {

@@ -4,7 +4,7 @@
 // - the compiled configuration (GatewayConfig and below): what the rest of Gatehouse uses.
 //   Every endpoint carries its effective settings, durations are milliseconds, the whole tree is
 //   deep-frozen.
-import type { CertificateFile, ListenerCredentials } from '../certs/types.js';
+import type { CertificateFile, KeyPairCredentials } from '../certs/types.js';
 import type { HostnameVerifier } from '../certs/hostname.js';
 
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
@@ -37,6 +37,7 @@ export interface DocumentTls {
   hostnameVerifier?: HostnameVerifier;
   serverName?: string;
   trustSystemCAs?: boolean;
+  clientCertificatePassphrase?: string;
 }
 
 export interface DocumentHeaders {
@@ -49,6 +50,7 @@ export interface DocumentHeaders {
 export interface DocumentTarget {
   url: string;
   certificate?: string | string[];
+  clientCertificate?: string;
   timeouts?: DocumentTimeouts;
   tls?: DocumentTls;
   headers?: DocumentHeaders;
@@ -74,6 +76,7 @@ export interface DocumentHealthCheck {
 export interface DocumentEndpoint {
   url?: string;
   certificate?: string | string[];
+  clientCertificate?: string;
   timeouts?: DocumentTimeouts;
   tls?: DocumentTls;
   headers?: DocumentHeaders;
@@ -201,6 +204,16 @@ export interface TargetConfig extends ConfigPlace {
   readonly tls: TlsSettings;
   readonly timeouts: TimeoutSettings;
   readonly headers: HeaderSettings;
+  /** The certificate presented to the backend (mutual TLS, SPEC §9), when clientCertificate names one. */
+  readonly clientCertificate?: ClientCertificate;
+}
+
+export interface ClientCertificate {
+  readonly alias: string;
+  /** Undefined while the pair's files are not in the certificates folder (503 CERTIFICATE_PENDING). */
+  readonly credentials: KeyPairCredentials | undefined;
+  /** tls.clientCertificatePassphrase: a secret, never logged nor summarized. */
+  readonly passphrase?: string;
 }
 
 export interface HealthCheckSettings {
@@ -248,7 +261,7 @@ export interface HttpsListenerConfig {
   readonly maxVersion: TlsVersion;
   readonly ciphers?: string;
   /** The listener's own key material, as read from the certificates folder. */
-  readonly credentials: ListenerCredentials;
+  readonly credentials: KeyPairCredentials;
 }
 
 /** accessLog.destination: `file` with an absolute path, or one of the streams. */

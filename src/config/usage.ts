@@ -18,11 +18,14 @@ export function targetsOf(config: { readonly apis: readonly ApiConfig[] }): Targ
 }
 
 /**
- * An https target with certificate aliases none of which has a file yet: it has nothing to
- * trust, so it has no pool and answers 503 CERTIFICATE_PENDING.
+ * An https target with certificate aliases none of which has a file yet (it has nothing to
+ * trust), or whose client certificate has no files yet: it has no pool and answers 503
+ * CERTIFICATE_PENDING (or is left out of its group).
  */
 export function isPending(endpoint: TargetConfig): boolean {
-  return endpoint.protocol === 'https:' && endpoint.certificateAliases.length > 0 && endpoint.certificates.length === 0;
+  if (endpoint.protocol !== 'https:') return false;
+  // Also waiting: a client certificate whose pair is not in the folder yet (SPEC §9).
+  return (endpoint.certificateAliases.length > 0 && endpoint.certificates.length === 0) || (endpoint.clientCertificate !== undefined && endpoint.clientCertificate.credentials === undefined);
 }
 
 /** The host an endpoint's hostname verifier checks: tls.serverName, else the URL's host. */
@@ -60,28 +63,36 @@ export function certificateUsers(endpoints: readonly TargetConfig[]): Map<string
 /** Who uses a certificate in use: an endpoint's name, or `listen.https` for the listener's own. */
 export const LISTENER_USER = 'listen.https';
 
+/** What a certificate in use is for: trusted for backends, presented to backends, or the HTTPS listener's own. */
+export type CertificateUse = 'trust' | 'client' | 'listener';
+
 export interface CertificateInUse extends Pick<CertificateInfo, 'fingerprint256' | 'notAfterMs' | 'subject'> {
   readonly alias: string;
+  readonly use: CertificateUse;
   /** `Shop 1.0 production`, or `listen.https`. */
   readonly usedBy: readonly string[];
 }
 
-/** Every certificate the configuration uses, once per alias and fingerprint, with who uses it. */
+/** Every certificate the configuration uses, once per alias, use and fingerprint, with who uses it. */
 export function certificatesInUse(config: GatewayConfig): CertificateInUse[] {
   const byKey = new Map<string, CertificateInUse & { usedBy: string[] }>();
-  const add = (alias: string, certificate: CertificateInfo, user: string) => {
-    const key = `${alias}\0${certificate.fingerprint256}`;
+  const add = (alias: string, use: CertificateUse, certificate: CertificateInfo, user: string) => {
+    const key = `${alias}\0${use}\0${certificate.fingerprint256}`;
     let entry = byKey.get(key);
     if (!entry) {
-      entry = { alias, fingerprint256: certificate.fingerprint256, notAfterMs: certificate.notAfterMs, subject: certificate.subject, usedBy: [] };
+      entry = { alias, use, fingerprint256: certificate.fingerprint256, notAfterMs: certificate.notAfterMs, subject: certificate.subject, usedBy: [] };
       byKey.set(key, entry);
     }
     if (!entry.usedBy.includes(user)) entry.usedBy.push(user);
   };
   for (const endpoint of targetsOf(config)) {
-    for (const file of endpoint.certificates) for (const certificate of file.certificates) add(file.alias, certificate, endpoint.name);
+    for (const file of endpoint.certificates) for (const certificate of file.certificates) add(file.alias, 'trust', certificate, endpoint.name);
+    const client = endpoint.clientCertificate;
+    // The pair's own certificate, not the chain it may carry: that is what expires for the backend.
+    const leaf = client?.credentials?.certificates[0];
+    if (client && leaf) add(client.alias, 'client', leaf, endpoint.name);
   }
   const https = config.listen.https;
-  if (https) for (const certificate of https.credentials.certificates) add(https.certificate, certificate, LISTENER_USER);
+  if (https) for (const certificate of https.credentials.certificates) add(https.certificate, 'listener', certificate, LISTENER_USER);
   return [...byKey.values()];
 }

@@ -16,6 +16,8 @@ import { Transform, pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { explainPending, failureDetail } from '../backend/explain.js';
 import { backendFailureMessage, classifyBackendError, errorCode } from '../backend/failure.js';
+import { LATE_TLS_ERROR } from '../backend/tls.js';
+import type { BackendSocket } from '../backend/tls.js';
 import type { RequestCode } from '../errors.js';
 import type { EndpointRuntime, Snapshot, TargetRuntime } from '../snapshot/snapshot.js';
 import type { AccessLine, AccessLog } from './access-log.js';
@@ -239,6 +241,8 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
   peer = '';
   /** The request went out on a connection that had carried requests before (watchUpstreamAddresses). */
   reusedConnection = false;
+  /** The connection the request went out on (watchUpstreamAddresses): the TLS error that ended it, if any. */
+  socket: BackendSocket | undefined;
   /** The TCP peer, or the client a trusted proxy forwarded the request for. */
   client = '';
   code: RequestCode | undefined;
@@ -289,6 +293,7 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
     this.target = target;
     this.#request = request;
     this.reusedConnection = false;
+    this.socket = undefined;
     this.#dispatchedAt = performance.now();
     target.pool!.dispatch(request, this);
   }
@@ -334,8 +339,11 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
     this.res.end();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    if (this.#clientGone || error instanceof ClientClosedError) return;
+  onResponseError(_controller: Dispatcher.DispatchController, reported: Error): void {
+    if (this.#clientGone || reported instanceof ClientClosedError) return;
+    // "other side closed" of a TLS connection that a late TLS error ended (a refused client certificate): that error.
+    const late = errorCode(reported) === 'UND_ERR_SOCKET' ? this.socket?.[LATE_TLS_ERROR] : undefined;
+    const error = late ?? reported;
     const request = this.#request;
     const endpoint = this.endpoint!;
     const failed = this.target!;
@@ -436,7 +444,8 @@ function watchUpstreamAddresses(): void {
     const exchange = sending;
     if (!exchange) return;
     sending = undefined;
-    const socket = (message as { socket: Socket & { [UPSTREAM]?: string | null } }).socket;
+    const socket = (message as { socket: BackendSocket & { [UPSTREAM]?: string | null } }).socket;
+    exchange.socket = socket;
     let known = socket[UPSTREAM];
     exchange.reusedConnection = known !== undefined;
     if (known === undefined) known = socket[UPSTREAM] = addressOf(socket) ?? null;

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import { Pool } from 'undici';
 import { backendConnector } from '../backend/tls.js';
+import { keyPairBytes } from '../certs/key-pair.js';
 import { TargetGroup } from '../backend/targets.js';
 import type { ApiConfig, EndpointConfig, GatewayConfig, TargetConfig } from '../config/types.js';
 import { isPending } from '../config/usage.js';
@@ -92,6 +93,8 @@ export function poolKeyOf(endpoint: TargetConfig): string {
         endpoint.certificates.map((file) => file.certificates.map((c) => c.fingerprint256)),
         timeouts.connectMs,
         timeouts.socketMs,
+        // A renewed client pair is a new pool: new connections present it, those in flight finish on the old one.
+        endpoint.clientCertificate?.credentials ? keyPairBytes(endpoint.clientCertificate.credentials).map((b) => createHash('sha256').update(b).digest('hex')) : null,
       ]),
     )
     .digest('hex');

@@ -27,6 +27,8 @@ export interface CertificateOptions {
   readonly notAfter?: Date;
   /** Which of the cached keys to use (distinct indices give distinct keys). */
   readonly keyIndex?: number;
+  /** Also good for TLS client authentication (extKeyUsage clientAuth): a client certificate. */
+  readonly clientAuth?: boolean;
   /** Omit the basicConstraints extension (as many hand-made self-signed certificates do). */
   readonly noBasicConstraints?: boolean;
 }
@@ -63,7 +65,7 @@ export function issue(options: CertificateOptions = {}): Issued {
   const extensions: object[] = [];
   if (!options.noBasicConstraints) extensions.push({ name: 'basicConstraints', cA: options.isCA ?? false, critical: true });
   if (options.isCA) extensions.push({ name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true });
-  else extensions.push({ name: 'keyUsage', digitalSignature: true, keyEncipherment: true }, { name: 'extKeyUsage', serverAuth: true });
+  else extensions.push({ name: 'keyUsage', digitalSignature: true, keyEncipherment: true }, { name: 'extKeyUsage', serverAuth: true, ...(options.clientAuth ? { clientAuth: true } : {}) });
   if (options.sans?.length) {
     extensions.push({
       name: 'subjectAltName',

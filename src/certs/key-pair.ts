@@ -1,11 +1,13 @@
-// The HTTPS listener's own certificate: <alias>.p12 / <alias>.pfx, or <alias>.crt (or .pem) with
-// <alias>.key, in the certificates folder. Read (I/O) and checked (pure) separately.
+// A certificate with its private key, the gateway's own: the HTTPS listener's (listen.https), or
+// a client certificate presented to backends (clientCertificate, SPEC §9). <alias>.p12 / <alias>.pfx,
+// or <alias>.crt (or .pem) with <alias>.key, in the certificates folder. Read (I/O) and checked
+// (pure) separately.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import forge from 'node-forge';
-import type { CertificateInfo, ListenerCredentials } from './types.js';
+import type { CertificateInfo, KeyPairCredentials } from './types.js';
 import { describeCertificate, parseCertificateBytes } from './parse.js';
 import { MAX_CERTIFICATE_FILE_BYTES, describeFsError, fileExists, readContainedFile } from './read.js';
 import type { FileRead } from './read.js';
@@ -17,12 +19,12 @@ import type { FileRead } from './read.js';
  */
 type KeyMode = { readonly keyMode?: number; readonly keyOwner?: number };
 
-export type ListenerFiles =
+export type KeyPairFiles =
   | ({ readonly kind: 'pfx'; readonly file: FileRead } & KeyMode)
   | ({ readonly kind: 'pem'; readonly cert: FileRead; readonly key: FileRead } & KeyMode)
   | { readonly kind: 'missing'; readonly reason: string };
 
-export async function readListenerFiles(directory: string, alias: string): Promise<ListenerFiles> {
+export async function readKeyPairFiles(directory: string, alias: string): Promise<KeyPairFiles> {
   let realDirectory: string;
   try {
     realDirectory = await realpath(directory);
@@ -64,8 +66,18 @@ async function readKeyMode(file: FileRead): Promise<KeyMode> {
   }
 }
 
+/** Whose key it is, for messages: what holds it, and the key that gives its passphrase. */
+export interface KeyOwner {
+  /** "the HTTPS listener's", `client certificate "gw-payments"'s` */
+  readonly whose: string;
+  /** listen.https.passphrase, tls.clientCertificatePassphrase */
+  readonly passphraseKey: string;
+}
+
+export const LISTENER_KEY: KeyOwner = { whose: "the HTTPS listener's", passphraseKey: 'listen.https.passphrase' };
+
 /**
- * When group or others may read the file holding the listener's private key (CERT_KEY_PERMISSIONS):
+ * When group or others may read the file holding a private key (CERT_KEY_PERMISSIONS):
  * that file, and a message saying who can read it and what to do. `show` renders a path.
  *
  * PostgreSQL's rule for its ssl_key_file: a key the gateway's user owns must be 0600 or less; a
@@ -73,7 +85,11 @@ async function readKeyMode(file: FileRead): Promise<KeyMode> {
  * purpose. That is how Kubernetes mounts a Secret for a non-root pod: files owned by root, group
  * fsGroup, mode defaultMode (0440), the group being the only way the pod's user can read them.
  */
-export function checkKeyPermissions(files: ListenerFiles, show: (file: string) => string = (f) => f): { readonly path: string; readonly message: string } | undefined {
+export function checkKeyPermissions(
+  files: KeyPairFiles,
+  show: (file: string) => string = (f) => f,
+  owner: KeyOwner = LISTENER_KEY,
+): { readonly path: string; readonly message: string } | undefined {
   if (files.kind === 'missing' || files.keyMode === undefined) return undefined;
   const exposed = files.keyOwner === 0 ? files.keyMode & 0o004 : files.keyMode & 0o044;
   if (exposed === 0) return undefined;
@@ -82,16 +98,16 @@ export function checkKeyPermissions(files: ListenerFiles, show: (file: string) =
   const mode = files.keyMode.toString(8).padStart(4, '0');
   return {
     path: file,
-    message: `holds the HTTPS listener's private key and is readable by ${who} (mode ${mode}): chmod 600 ${show(file)} (in Kubernetes, set defaultMode: 0440 on the Secret volume with the pod's fsGroup, or 0400 when the pod runs as root)`,
+    message: `holds ${owner.whose} private key and is readable by ${who} (mode ${mode}): chmod 600 ${show(file)} (in Kubernetes, set defaultMode: 0440 on the Secret volume with the pod's fsGroup, or 0400 when the pod runs as root)`,
   };
 }
 
-export type ListenerCheck =
-  | { readonly ok: true; readonly credentials: ListenerCredentials }
+export type KeyPairCheck =
+  | { readonly ok: true; readonly credentials: KeyPairCredentials }
   | { readonly ok: false; readonly reason: string };
 
 /** `show` renders a path for a message. */
-export function checkListenerFiles(files: ListenerFiles, passphrase: string | undefined, show: (file: string) => string = (f) => f): ListenerCheck {
+export function checkKeyPairFiles(files: KeyPairFiles, passphrase: string | undefined, show: (file: string) => string = (f) => f, owner: KeyOwner = LISTENER_KEY): KeyPairCheck {
   if (files.kind === 'missing') return { ok: false, reason: files.reason };
   if (files.kind === 'pfx') {
     const { file } = files;
@@ -99,7 +115,7 @@ export function checkListenerFiles(files: ListenerFiles, passphrase: string | un
     try {
       createSecureContext({ pfx: file.bytes, passphrase });
     } catch (e) {
-      return { ok: false, reason: `${show(file.path)} cannot be used: ${pkcs12Reason(e)}` };
+      return { ok: false, reason: `${show(file.path)} cannot be used: ${pkcs12Reason(e, owner)}` };
     }
     let certificates: CertificateInfo[];
     try {
@@ -118,7 +134,7 @@ export function checkListenerFiles(files: ListenerFiles, passphrase: string | un
     createPrivateKey({ key: key.bytes, passphrase });
   } catch (e) {
     const message = (e as Error).message;
-    const hint = /passphrase|decrypt|bad decrypt/i.test(message) ? ' (a wrong or missing listen.https.passphrase?)' : '';
+    const hint = /passphrase|decrypt|bad decrypt/i.test(message) ? ` (a wrong or missing ${owner.passphraseKey}?)` : '';
     return { ok: false, reason: `the private key ${show(key.path)} does not parse: ${message}${hint}` };
   }
   try {
@@ -132,10 +148,15 @@ export function checkListenerFiles(files: ListenerFiles, passphrase: string | un
   };
 }
 
-function pkcs12Reason(error: unknown): string {
+/** The bytes a pair's files hold: what a revision hashes, and what tells one pair from its renewal. */
+export function keyPairBytes(credentials: KeyPairCredentials): Buffer[] {
+  return credentials.kind === 'pfx' ? [credentials.pfx] : [credentials.cert, credentials.key];
+}
+
+function pkcs12Reason(error: unknown, owner: KeyOwner): string {
   const message = (error as Error).message;
   return /mac verify|wrong password|invalid password/i.test(message)
-    ? `wrong passphrase (${message}); set listen.https.passphrase`
+    ? `wrong passphrase (${message}); set ${owner.passphraseKey}`
     : message;
 }
 
