@@ -78,7 +78,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   }
   const tracing = await openTracing(options.env, logger);
   const holder = new SnapshotHolder(openSnapshot(config, 1));
-  const metrics = new GatewayMetrics(holder, { inFlight: () => listeners.inFlight });
+  const metrics = new GatewayMetrics(holder, { inFlight: () => listeners.inFlight, tunnels: () => listeners.tunnels });
   accessLog.follow(holder);
   const listeners = new Listeners(holder);
   const reloader = new Reloader({ configPath: options.configPath, env: options.env, logger, quietCodes: EXPIRY_CODES, holder, workersFromFlag: options.workers !== undefined });
@@ -88,9 +88,9 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   let stopping = false;
   try {
     const clients = await listeners.openClients((proto) =>
-      createProxyHandler({ snapshots: holder, accessLog, proto, draining: listeners.draining, onSettled: listeners.settled, observer: metrics.requests, ...(tracing ? { tracing } : {}) }),
+      createProxyHandler({ snapshots: holder, accessLog, proto, draining: listeners.draining, onSettled: listeners.settled, onTunnel: listeners.tunnel, observer: metrics.requests, ...(tracing ? { tracing } : {}) }),
     );
-    const admin = await listeners.openAdmin(createAdminServer({ holder, ready: () => !stopping, reloads: reloader }, metrics));
+    const admin = await listeners.openAdmin(createAdminServer({ holder, ready: () => !stopping, reloads: reloader, tunnels: () => listeners.tunnels }, metrics));
     // Listening is said once everything runs, the watch included: what follows it is served and seen.
     await reloader.start();
     logListening(logger, config, holder.current.generation, { ...clients, admin });

@@ -4,11 +4,13 @@
 // Also here: the count of requests in flight and the graceful drain.
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { formatAddress } from './config/address.js';
 import { effectiveCiphers } from './config/tls.js';
 import type { GatewayConfig, HttpsListenerConfig, ListenAddress } from './config/types.js';
-import type { RequestHandler } from './proxy/handler.js';
+import { UPGRADE_HEAD } from './proxy/handler.js';
+import type { RequestHandler, UpgradeRequest } from './proxy/handler.js';
 import type { SnapshotHolder } from './snapshot/holder.js';
 
 /** The request line and headers together, in bytes: larger is refused with 431 (Node's default, stated; nginx's large_client_header_buffers is 4 × 8k). */
@@ -41,6 +43,8 @@ export class Listeners {
   #https: https.Server | undefined;
   #admin: http.Server | undefined;
   #inFlight = 0;
+  /** Both sockets of every WebSocket tunnel: they are no longer the servers', and are closed here at the end. */
+  readonly #tunnels = new Set<Duplex>();
   #draining = false;
   #idle: (() => void) | undefined;
 
@@ -62,10 +66,12 @@ export class Listeners {
   async openClients(handler: (proto: 'http' | 'https') => RequestHandler, { reusePort = false } = {}): Promise<{ http: AddressInfo; https: AddressInfo | undefined }> {
     const { listen } = this.holder.current.config;
     const plain = http.createServer(serverOptions(listen), this.#track(handler('http')));
+    this.#acceptUpgrades(plain, handler('http'));
     this.#clients.push(plain);
     const httpAddress = await bind(plain, listen.http, HTTP_LISTENER, reusePort);
     if (!listen.https) return { http: httpAddress, https: undefined };
     const secure = https.createServer({ ...serverOptions(listen), ...httpsOptions(listen.https) }, this.#track(handler('https')));
+    this.#acceptUpgrades(secure, handler('https'));
     this.#clients.push(secure);
     this.#https = secure;
     return { http: httpAddress, https: await bind(secure, listen.https.address, HTTPS_LISTENER, reusePort) };
@@ -75,6 +81,42 @@ export class Listeners {
   async openAdmin(server: http.Server): Promise<AddressInfo> {
     this.#admin = server;
     return bind(server, this.holder.current.config.admin.address, ADMIN_LISTENER);
+  }
+
+  /**
+   * Requests Node parses as upgrades (Connection: upgrade with an Upgrade header) come with their
+   * socket, no longer the HTTP server's: the handler answers them through a response written on
+   * that socket, or turns the socket into a WebSocket tunnel (SPEC §10). A response that ends
+   * ends the socket: there is no HTTP parser left to read a next request.
+   */
+  #acceptUpgrades(server: http.Server, handler: RequestHandler): void {
+    const tracked = this.#track(handler);
+    server.on('upgrade', (req: UpgradeRequest, socket: Duplex, head: Buffer) => {
+      req[UPGRADE_HEAD] = head;
+      const res = new http.ServerResponse(req);
+      res.shouldKeepAlive = false;
+      res.assignSocket(socket as Socket);
+      res.on('finish', () => socket.end());
+      socket.on('error', () => socket.destroy());
+      tracked(req, res);
+    });
+  }
+
+  /** For the request handlers: a WebSocket tunnel opened; counted until both of its sockets close. */
+  readonly tunnel = (client: Duplex, backend: Duplex): void => {
+    this.#tunnels.add(client);
+    this.#tunnels.add(backend);
+    const forget = () => {
+      this.#tunnels.delete(client);
+      this.#tunnels.delete(backend);
+    };
+    client.once('close', forget);
+    backend.once('close', forget);
+  };
+
+  /** WebSocket tunnels open now. */
+  get tunnels(): number {
+    return this.#tunnels.size / 2;
   }
 
   #track(handler: RequestHandler): RequestHandler {
@@ -126,8 +168,9 @@ export class Listeners {
     });
   }
 
-  /** Closes every connection and listener, the admin one last. */
+  /** Closes every connection, tunnel and listener, the admin one last. */
   async closeAll(): Promise<void> {
+    for (const socket of this.#tunnels) socket.destroy();
     for (const server of this.#admin ? [...this.#clients, this.#admin] : this.#clients) {
       server.closeAllConnections();
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));

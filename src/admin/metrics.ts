@@ -259,6 +259,8 @@ const GAUGES_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_reques
 export interface GatewayMetricsOptions {
   /** Requests the listeners accepted whose response is not over yet. */
   readonly inFlight?: () => number;
+  /** WebSocket tunnels open. */
+  readonly tunnels?: () => number;
   /**
    * Which series this process serves (docs/operations.md, "Workers"): all of them (one process);
    * a worker's, of the requests it served and its own process; or the primary's, of the
@@ -298,7 +300,15 @@ export class GatewayMetrics {
         this.inc(droppedLogLines());
       },
     });
-    const { inFlight } = options;
+    const { inFlight, tunnels } = options;
+    new Gauge({
+      name: 'gatehouse_websocket_tunnels',
+      help: 'WebSocket tunnels open (each also counts in gatehouse_requests_in_flight until it closes).',
+      registers: [registry],
+      collect() {
+        this.set(tunnels?.() ?? 0);
+      },
+    });
     new Gauge({
       name: 'gatehouse_requests_in_flight',
       help: 'Requests accepted whose response is not over yet.',

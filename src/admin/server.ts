@@ -20,6 +20,8 @@ export interface AdminTarget {
   /** False once the gateway is stopping: /readyz answers 503 so that load balancers move away. */
   readonly ready: () => boolean;
   readonly reloads: ReloadHistory & { reloadNow(reason: string): Promise<ReloadOutcome> };
+  /** WebSocket tunnels open in this process (absent with workers: each worker has its own). */
+  readonly tunnels?: () => number;
   /** With listen.workers above 1: each worker's pid, state, generation, requests in flight, restarts. */
   readonly workers?: () => Promise<readonly unknown[]>;
 }
@@ -44,7 +46,8 @@ export function createAdminServer(target: AdminTarget, metrics: GatewayMetrics):
       handle: async (_req, res) => {
         const status = await statusOf(target.holder.current, target.reloads, Date.now(), target.workers === undefined);
         // Megabytes at thousands of APIs: written a slice of APIs at a time (json-chunks.ts).
-        await writeJsonInPieces(res, 200, target.workers ? { ...status, workers: await target.workers() } : { ...status });
+        const tunnels = target.tunnels ? { websocketTunnels: target.tunnels() } : {};
+        await writeJsonInPieces(res, 200, target.workers ? { ...status, ...tunnels, workers: await target.workers() } : { ...status, ...tunnels });
       },
     },
     '/metrics': {

@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { dirname, relative } from 'node:path';
 import { Transform, pipeline } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { explainPending, failureDetail } from '../backend/explain.js';
 import { backendFailureMessage, classifyBackendError, errorCode } from '../backend/failure.js';
@@ -67,6 +68,8 @@ export interface ProxyOptions {
   readonly observer?: RequestObserver;
   /** OpenTelemetry, when the OTEL_* variables ask for it (tracing.ts); absent, it costs nothing. */
   readonly tracing?: Tracing;
+  /** Told of every WebSocket tunnel opened: the listeners count them and close them at shutdown. */
+  readonly onTunnel?: (client: Duplex, backend: Duplex) => void;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -108,9 +111,16 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
     if (req.rawHeaders.length > MAX_HEADER_FIELDS * 2) return exchange.refuse('REQUEST_HEADERS_TOO_LARGE', `more than ${MAX_HEADER_FIELDS} header fields`, CLOSE);
     const upgrade = facts.upgrade;
     // An upgrade is asked for only with "upgrade" in Connection (RFC 9110 §7.8); a lone Upgrade
-    // header is hop-by-hop and removed like the others. An h2c offer is declined by serving HTTP/1.1.
-    if (upgrade !== undefined && upgrade.toLowerCase() !== 'h2c' && asksUpgrade(facts.connection)) {
-      return exchange.refuse('UPGRADE_NOT_SUPPORTED', `protocol upgrades (Upgrade: ${clip(upgrade)}) are not proxied`, CLOSE);
+    // header is hop-by-hop and removed like the others. WebSocket is tunnelled (SPEC §10); an h2c
+    // offer is declined by serving HTTP/1.1; any other protocol is refused.
+    const asked = upgrade !== undefined && asksUpgrade(facts.connection) ? upgrade.trim().toLowerCase() : undefined;
+    const tunnel = asked === 'websocket' && isUpgradeRequest(req);
+    if (asked !== undefined && !tunnel) {
+      if (asked !== 'h2c') return exchange.refuse('UPGRADE_NOT_SUPPORTED', `protocol upgrades to ${clip(upgrade!)} are not proxied (WebSocket is)`, CLOSE);
+      // Node hands the socket over after the headers of an upgrade: a body would have to be read from it.
+      if (isUpgradeRequest(req) && (facts.transferEncoding !== undefined || (facts.contentLength ?? '0') !== '0')) {
+        return exchange.refuse('UPGRADE_NOT_SUPPORTED', 'an h2c upgrade offer with a request body is not served; send the request without Upgrade', CLOSE);
+      }
     }
     if (!rawPath.startsWith('/')) return exchange.refuse('NO_ROUTE', `no API at ${clip(rawPath)}`);
     // Routed, checked against resources and forwarded: the normalized path, one and the same.
@@ -130,7 +140,8 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
       return exchange.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no sandbox endpoint`);
     }
     if (api.resources) {
-      const allowed = api.resources.match(route.rest, req.method ?? 'GET');
+      // A WebSocket handshake is a GET (RFC 6455 §4.1), and is allowed as one.
+      const allowed = api.resources.match(route.rest, tunnel ? 'GET' : (req.method ?? 'GET'));
       if (allowed.kind === 'not-listed') {
         return exchange.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no resource ${clip(route.rest || '/')}`);
       }
@@ -184,6 +195,8 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
       method: req.method ?? 'GET',
       headers,
       body,
+      // undici writes Connection: upgrade and Upgrade: websocket, and hands the socket over after a 101.
+      ...(tunnel ? { upgrade: 'websocket' } : {}),
     });
   };
 }
@@ -210,6 +223,18 @@ export function targetStates(endpoint: EndpointRuntime, nowMs: number): Record<s
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** The connection closed under the request before any response: a pooled keep-alive connection the backend closed at that moment. */
 const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * What the client listeners hand over with a request Node parsed as an upgrade (its 'upgrade'
+ * event: the socket is the handler's from the end of the headers): the bytes read past them.
+ */
+export const UPGRADE_HEAD = Symbol('gatehouse.upgradeHead');
+
+export type UpgradeRequest = IncomingMessage & { [UPGRADE_HEAD]?: Buffer };
+
+function isUpgradeRequest(req: IncomingMessage): req is UpgradeRequest & { [UPGRADE_HEAD]: Buffer } {
+  return (req as UpgradeRequest)[UPGRADE_HEAD] !== undefined;
+}
 
 /** Whether a Connection header lists the "upgrade" option. */
 function asksUpgrade(connection: string | undefined): boolean {
@@ -241,6 +266,8 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
   peer = '';
   /** The request went out on a connection that had carried requests before (watchUpstreamAddresses). */
   reusedConnection = false;
+  /** A WebSocket tunnel replaced the response: the exchange is over when its sockets close. */
+  tunnelled = false;
   /** The connection the request went out on (watchUpstreamAddresses): the TLS error that ended it, if any. */
   socket: BackendSocket | undefined;
   /** The TCP peer, or the client a trusted proxy forwarded the request for. */
@@ -327,6 +354,36 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
     this.res.writeHead(statusCode, out);
   }
 
+  /**
+   * The backend switched to WebSocket (101): the same head goes to the client, then bytes flow
+   * both ways, with back-pressure (pipe pauses a side whose peer is slow), until either side
+   * closes; the other is closed with it. The exchange's access line is written then, status 101.
+   */
+  onRequestUpgrade(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, backend: Duplex): void {
+    this.endpoint!.group?.succeeded(this.target!);
+    this.upstreamMs = Math.round((performance.now() - this.#dispatchedAt) * 100) / 100;
+    const client = this.res.socket!;
+    const out = clientResponseHeaders(headers, this.requestId);
+    let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`;
+    for (let i = 0; i < out.length; i += 2) head += `${out[i]}: ${out[i + 1]}\r\n`;
+    this.tunnelled = true;
+    this.res.statusCode = statusCode;
+    client.write(`${head}\r\n`);
+    const early = (this.req as UpgradeRequest)[UPGRADE_HEAD];
+    if (early && early.length > 0) backend.write(early);
+    client.on('data', (chunk: Buffer) => (this.bytesReceived += chunk.length));
+    backend.on('data', (chunk: Buffer) => (this.bytesSent += chunk.length));
+    const close = () => {
+      client.destroy();
+      backend.destroy();
+    };
+    client.on('close', close).on('error', close);
+    backend.on('close', close).on('error', close);
+    client.pipe(backend);
+    backend.pipe(client);
+    this.options.onTunnel?.(client, backend);
+  }
+
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.bytesSent += chunk.length;
     if (!this.res.write(chunk)) {
@@ -407,20 +464,27 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
   };
 
   readonly #onClose = (): void => {
-    const { res, options } = this;
+    const { res } = this;
+    if (this.tunnelled) return this.#settle(res.statusCode, false);
     if (!res.writableFinished) {
       this.#clientGone = true;
       this.#controller?.abort(new ClientClosedError());
     }
-    this.clientClosed = !res.writableFinished;
-    this.status = this.clientClosed ? CLIENT_CLOSED : res.statusCode;
+    this.#settle(res.writableFinished ? res.statusCode : CLIENT_CLOSED, !res.writableFinished);
+  };
+
+  /** The response (or the tunnel) is over: the access line, the span, the observer. */
+  #settle(status: number, clientClosed: boolean): void {
+    const { options } = this;
+    this.clientClosed = clientClosed;
+    this.status = status;
     this.durationMs = Math.round((performance.now() - this.#startedAt) * 100) / 100;
     if (this.body) this.bytesReceived = this.body.bytes;
     options.accessLog.write(this);
     if (this.span) options.tracing!.end(this.span, this);
     options.observer?.observe(this);
     options.onSettled?.();
-  };
+  }
 }
 
 /**

@@ -59,6 +59,7 @@ export interface WorkerStatus {
   readonly state: 'serving' | 'starting' | 'restarting' | 'not-answering';
   readonly generation: number | undefined;
   readonly inFlight: number;
+  readonly websocketTunnels?: number;
   /** Targets of endpoint groups suspended in this worker (each worker keeps its own states). */
   readonly suspendedTargets?: readonly Record<string, unknown>[];
   /** Times this worker exited unexpectedly and was replaced. */
@@ -234,8 +235,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
         if (running.state === 'starting') return { ...base, pid: running.pid, state: 'starting', generation: undefined, inFlight: 0 };
         const answer = await this.#ask(running, { type: 'state', id: this.#nextId++ }, ASK_TIMEOUT_MS);
         if (typeof answer !== 'object' || answer.type !== 'state') return { ...base, pid: running.pid, state: 'not-answering', generation: slot.generation, inFlight: slot.inFlight };
-        const { pid, generation, inFlight, suspendedTargets } = answer.state;
-        return { ...base, pid, state: 'serving', generation, inFlight, suspendedTargets };
+        const { pid, generation, inFlight, websocketTunnels, suspendedTargets } = answer.state;
+        return { ...base, pid, state: 'serving', generation, inFlight, websocketTunnels, suspendedTargets };
       }),
     );
   }

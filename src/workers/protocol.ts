@@ -56,6 +56,8 @@ export interface WorkerState {
   readonly pid: number;
   readonly generation: number;
   readonly inFlight: number;
+  /** WebSocket tunnels open on this worker. */
+  readonly websocketTunnels: number;
   /** The targets of endpoint groups this worker does not send requests to: suspension is per process. */
   readonly suspendedTargets: readonly Record<string, unknown>[];
 }

@@ -86,12 +86,12 @@ class Worker {
     const tracing = await openTracing(process.env, logger);
     const holder = new SnapshotHolder(openSnapshot(config, message.generation));
     const listeners = new Listeners(holder);
-    const metrics = new GatewayMetrics(holder, { role: 'worker', inFlight: () => listeners.inFlight });
+    const metrics = new GatewayMetrics(holder, { role: 'worker', inFlight: () => listeners.inFlight, tunnels: () => listeners.tunnels });
     accessLog.follow(holder);
     let clients: { http: AddressInfo; https: AddressInfo | undefined };
     try {
       clients = await listeners.openClients(
-        (proto) => createProxyHandler({ snapshots: holder, accessLog, proto, draining: listeners.draining, onSettled: listeners.settled, observer: metrics.requests, ...(tracing ? { tracing } : {}) }),
+        (proto) => createProxyHandler({ snapshots: holder, accessLog, proto, draining: listeners.draining, onSettled: listeners.settled, onTunnel: listeners.tunnel, observer: metrics.requests, ...(tracing ? { tracing } : {}) }),
         { reusePort: message.reusePort },
       );
     } catch (error) {
@@ -133,7 +133,7 @@ class Worker {
         send({
           type: 'state',
           id: message.id,
-          state: { pid: process.pid, generation: this.holder.current.generation, inFlight: this.listeners.inFlight, suspendedTargets: suspendedTargets(this.holder.current) },
+          state: { pid: process.pid, generation: this.holder.current.generation, inFlight: this.listeners.inFlight, websocketTunnels: this.listeners.tunnels, suspendedTargets: suspendedTargets(this.holder.current) },
         });
         return;
       case 'boot':
