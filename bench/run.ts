@@ -5,6 +5,8 @@
 //   direct    the load generator straight to the HTTPS backend (verified against its certificate)
 //   minimal   bench/minimal-proxy.ts: node:http + one undici Pool, verification on, nothing else
 //   gatehouse the real gateway (`gatehouse run`, compiled, JSON access log to /dev/null)
+//   group     the same gateway, an endpoint group: round-robin over two backend processes (the
+//             second one alike), each target with its own pool (docs/endpoints.md)
 //
 // The backend has a self-signed certificate that both proxies verify. Each target is measured
 // `rounds` times, interleaved (each round starting with another target), after a warm-up; the
@@ -134,6 +136,7 @@ async function main(): Promise<void> {
   const firstLinePort = (line: string) => (/^\d+$/.test(line.trim()) ? Number(line.trim()) : undefined);
   const backend = await start('backend', ['--import', 'tsx', 'bench/backend.ts', certPath, keyPath], firstLinePort, path.join(work, 'backend.out'));
   const origin = `https://127.0.0.1:${backend.port}`;
+  const second = await start('second backend', ['--import', 'tsx', 'bench/backend.ts', certPath, keyPath], firstLinePort, path.join(work, 'backend-2.out'));
   const minimal = await start('minimal proxy', ['--import', 'tsx', 'bench/minimal-proxy.ts', origin, certPath], firstLinePort, path.join(work, 'minimal.out'));
 
   writeFileSync(
@@ -147,6 +150,11 @@ apis:
     version: v1
     endpoints:
       production: { url: "${origin}", certificate: backend }
+  - name: Group
+    context: /group
+    version: v1
+    endpoints:
+      production: { certificate: backend, targets: [{ url: "${origin}" }, { url: "https://127.0.0.1:${second.port}" }] }
 `,
   );
   mkdirSync(path.join(work, 'certs'));
@@ -160,6 +168,7 @@ apis:
     { name: 'direct', url: `${origin}/items?x=1`, pid: backend.child.pid },
     { name: 'minimal', url: `http://127.0.0.1:${minimal.port}/items?x=1`, pid: minimal.child.pid },
     { name: 'gatehouse', url: `http://127.0.0.1:${gateway.port}/bench/v1/items?x=1`, pid: gateway.child.pid },
+    { name: 'group', url: `http://127.0.0.1:${gateway.port}/group/v1/items?x=1`, pid: gateway.child.pid },
   ];
 
   console.log(`node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), ${connections} connections, ${duration} s x ${rounds} rounds, ${warmup} s warm-up`);
@@ -249,7 +258,10 @@ apis:
       console.log(`${target.name.padEnd(10)} ${p50.toFixed(0).padStart(7)}  ${median(p99s.get(target.name)!).toFixed(0).padStart(7)}   ${(p50 - direct).toFixed(0).padStart(10)} µs`);
     }
   }
-  console.log('\n(CPU and RSS: of the backend for direct, of the proxy process for minimal and gatehouse)');
+  const single = summary.find((s) => s.name === 'gatehouse')!;
+  const group = summary.find((s) => s.name === 'group')!;
+  console.log(`\na round-robin group of 2 targets vs a single url: CPU ${((group.cpu / single.cpu - 1) * 100).toFixed(1)} % per request, throughput ${(group.rps / single.rps).toFixed(2)}x`);
+  console.log('\n(CPU and RSS: of the backend for direct (the first backend only), of the proxy process for minimal, gatehouse and group)');
   process.exit(0);
 }
 
