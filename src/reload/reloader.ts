@@ -26,6 +26,10 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import { WorkerConfigLoader } from './config-loader.js';
 import { preflight } from './preflight.js';
 
+/** How long a rejected reload waits for the watcher before it reports (see #reloadSettled). */
+const SETTLE_MS = 150;
+const MAX_ATTEMPTS = 3;
+
 export type ReloadOutcome =
   | {
       readonly kind: 'applied';
@@ -87,6 +91,8 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
   #running: Promise<ReloadOutcome> | undefined;
   #lastRunAt = performance.now();
   #closed = false;
+  /** How many changes the watcher has reported: a reload compares it before and after reading. */
+  #changes = 0;
   /** The outcome of the last reload, whatever it was, for /status: what is true of the files now. */
   last: (ReloadOutcome & { readonly at: Date }) | undefined;
   /** The last reload rejected, kept after later reloads: when and why. */
@@ -113,6 +119,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
   /** A watched file changed: reload at the next interval boundary. */
   changed(): void {
     if (this.#closed) return;
+    this.#changes++;
     this.#pending = true;
     this.#schedule();
   }
@@ -124,7 +131,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
       await this.#running;
       this.#queued = undefined;
       this.#pending = false;
-      const running = this.#reloadOnce(reason);
+      const running = this.#reloadSettled(reason);
       this.#running = running;
       try {
         return await running;
@@ -159,33 +166,62 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
     return { configFile: path.resolve(this.#options.configPath), certsDirectory: config.certs.directory };
   }
 
+  /**
+   * One reload, reported once. A reload that read a file while it was being written (an editor, a
+   * shell's `>`, `writeFileSync` truncate it first, then write) may reject what is only half a
+   * file: that rejection is not news, the file's next state is. So a rejected reload waits for the
+   * watcher (SETTLE_MS: a write's events, and their repeat 70 ms later, have arrived by then) and,
+   * when a watched file changed since it began reading, reads the files again (up to
+   * MAX_ATTEMPTS) before it reports anything. A rejection of files that stay put costs SETTLE_MS.
+   */
+  async #reloadSettled(reason: string): Promise<ReloadOutcome> {
+    for (let attempt = 1; ; attempt++) {
+      const changesBefore = this.#changes;
+      const outcome = await this.#reloadOnce(reason);
+      if (outcome.kind === 'rejected' && attempt < MAX_ATTEMPTS && !this.#closed) {
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+        if (this.#changes !== changesBefore) {
+          this.#options.logger.debug({ reason, attempt, errors: outcome.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(d)) }, 'the files changed while they were read: reading them again');
+          this.#pending = false;
+          continue;
+        }
+      }
+      this.#report(outcome);
+      return outcome;
+    }
+  }
+
   async #reloadOnce(reason: string): Promise<ReloadOutcome> {
-    const { logger, holder } = this.#options;
+    const { holder } = this.#options;
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     const current = holder.current;
-    let outcome: ReloadOutcome;
     try {
       const { config, diagnostics } = await this.#loader.load(this.#options.configPath, this.#options.env, current.config);
       const loadedAt = elapsed();
       await yieldToRequests();
       const refused = config ? [...restartRequired(current.config, config, { workersFromFlag: this.#options.workersFromFlag === true }), ...(await withdrawnCertificates(current.config, config))] : [];
       if (!config || hasErrors(diagnostics) || refused.length > 0) {
-        outcome = { kind: 'rejected', reason, diagnostics: [...diagnostics, ...refused], durationMs: elapsed() };
-      } else if (config.revision === current.config.revision && sameInventory(current.config, config)) {
-        outcome = { kind: 'unchanged', reason, durationMs: elapsed() };
-      } else {
-        outcome = await this.#apply(current, config, diagnostics, reason, elapsed, loadedAt);
+        return { kind: 'rejected', reason, diagnostics: [...diagnostics, ...refused], durationMs: elapsed() };
       }
+      if (config.revision === current.config.revision && sameInventory(current.config, config)) {
+        return { kind: 'unchanged', reason, durationMs: elapsed() };
+      }
+      return await this.#apply(current, config, diagnostics, reason, elapsed, loadedAt);
     } catch (error) {
-      outcome = {
+      return {
         kind: 'rejected',
         reason,
         diagnostics: [{ severity: 'error', code: 'CONFIG_READ', file: path.resolve(this.#options.configPath), message: `reload failed: ${(error as Error).message}` }],
         durationMs: elapsed(),
       };
     }
+  }
 
+  #report(outcome: ReloadOutcome): void {
+    const { logger, holder } = this.#options;
+    const current = holder.current;
+    const { reason } = outcome;
     if (outcome.kind === 'rejected') {
       logger.error(
         { reason, generation: current.generation, errors: outcome.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(d)), durationMs: outcome.durationMs },
@@ -209,7 +245,6 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
       this.emit('applied', outcome);
     }
     logger.flush();
-    return outcome;
   }
 
   async #apply(current: Snapshot, config: GatewayConfig, diagnostics: readonly Diagnostic[], reason: string, elapsed: () => number, loadedAt: number): Promise<ReloadOutcome> {

@@ -132,7 +132,8 @@ t.test(`soak: ${CONNECTIONS} connections for ${SECONDS} s of mixed traffic while
   await new Promise((r) => setTimeout(r, 5_000));
   const after = { rss: currentRss(pid), heap: await heapUsed() };
   const applied = gw.logs.lines.filter((l) => l.msg === 'configuration applied').length;
-  const rejected = gw.logs.lines.filter((l) => l.msg.startsWith('configuration rejected')).length;
+  const rejections = gw.logs.lines.filter((l) => l.msg.startsWith('configuration rejected'));
+  const rejected = rejections.length;
 
   const requests = tally.sent - warmup;
   t.comment(
@@ -143,9 +144,10 @@ t.test(`soak: ${CONNECTIONS} connections for ${SECONDS} s of mixed traffic while
   t.same(tally.wrong, [], 'every answer had the status its kind expects, and every 2xx body was byte-exact');
   t.ok(requests > 1_000, `a real load: ${requests} requests`);
   t.ok(applied >= SECONDS / 2, `the configuration changed under load: ${applied} reloads applied`);
-  t.equal(rejected, 0, 'no reload was rejected');
-  // Why, when one was: seen once in 88 reloads on Node 24, not reproduced since.
-  for (const line of gw.logs.lines.filter((l) => l.msg.startsWith('configuration rejected'))) t.comment(`rejected: ${JSON.stringify(line)}`);
+  // Why, when one was, in the assertion's name (the part of a CI log that is always shown): seen
+  // twice in some thousands of reloads, with the files written in place (writeFileSync empties a
+  // file, then writes it), before a reload that read a file half-written learned to read it again.
+  t.equal(rejected, 0, rejected ? `no reload was rejected: ${rejections.map((l) => JSON.stringify(l.errors)).join('; ')}` : 'no reload was rejected');
   t.ok(after.heap < baseline.heap + 16 * MiB, `heap used back near its baseline (${(baseline.heap / MiB).toFixed(1)} → ${(after.heap / MiB).toFixed(1)} MiB)`);
   t.ok(after.rss < halfway + 48 * MiB, `RSS does not grow with the requests: ${(halfway / MiB).toFixed(1)} MiB halfway, ${(after.rss / MiB).toFixed(1)} MiB at the end`);
   t.ok(after.rss < baseline.rss + 256 * MiB, `RSS within bounds of its baseline (${(baseline.rss / MiB).toFixed(1)} → ${(after.rss / MiB).toFixed(1)} MiB)`);

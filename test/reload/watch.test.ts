@@ -196,3 +196,34 @@ t.test('a file saved again right after a reload read it (within chokidar 50 ms t
   t.equal(await statusOnce200(`${gw.url}/second/v1/`), 200, 'the second save is served');
   t.equal((await request(`${gw.url}/extra/v1/`)).status, 404, 'and the first is replaced');
 });
+
+t.test('a configuration caught half-written (emptied, then written 30 ms later) is read again: applied, no rejection reported', async (t) => {
+  const backend = await startBackend(t);
+  const gw = await startTestGateway(t, config(api('First', backend.url)));
+  const file = path.join(gw.dir, 'gateway.yaml');
+  // What a shell's `>` does: the file is empty for a moment, then holds the new text.
+  writeFileSync(file, '');
+  const reload = gw.gateway.reloader.reloadNow('test');
+  setTimeout(() => writeFileSync(file, config(api('Second', backend.url))), 30);
+  const outcome = await reload;
+  t.equal(outcome.kind, 'applied', 'the reload ends applied');
+  t.equal(gw.logs.lines.filter((l) => l.msg.startsWith('configuration rejected')).length, 0, 'no rejection was reported');
+  t.equal(await statusOnce200(`${gw.url}/second/v1/`), 200, 'the finished file is served');
+  const readAgain = gw.logs.lines.some((l) => l.msg === 'the files changed while they were read: reading them again');
+  t.comment(readAgain ? 'the reload read the empty file, then read it again' : 'the reload read the finished file at once (a slow machine)');
+});
+
+t.test('a configuration that stays broken is rejected once, after the watcher has had its say', async (t) => {
+  const backend = await startBackend(t);
+  const gw = await startTestGateway(t, config(api('First', backend.url)));
+  const rejections: unknown[] = [];
+  gw.gateway.reloader.on('rejected', (o) => rejections.push(o));
+  writeFileSync(path.join(gw.dir, 'gateway.yaml'), 'version: 1\napis: [');
+  const outcome = await gw.gateway.reloader.reloadNow('test');
+  t.equal(outcome.kind, 'rejected', 'rejected');
+  // The watcher's event for this write may arrive after the first read: then it is read again, and still reported once.
+  await new Promise((r) => setTimeout(r, 1_000));
+  t.equal(rejections.length, 1, 'one rejection event');
+  t.equal(gw.logs.lines.filter((l) => l.msg.startsWith('configuration rejected')).length, 1, 'one rejection logged');
+  t.equal((await request(`${gw.url}/first/v1/`)).status, 200, 'the running configuration keeps serving');
+});
