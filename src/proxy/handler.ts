@@ -409,15 +409,21 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
     // A keep-alive connection the backend closed just as the request went out is a race, not a
     // sign of a failing backend: it is retried, never counted.
     const stale = this.reusedConnection && STALE_CONNECTION.has(errorCode(error) ?? '');
+    // The endpoint as the snapshot served now has it (a reload may have happened since the request
+    // started), and the failed target's twin there: the same pool key, so the same backend.
+    const current = endpoint.group ? (this.options.snapshots.current.endpoints.get(endpoint.config.name) ?? endpoint) : endpoint;
+    const twin = current === endpoint ? failed : current.targets.find((t) => t.poolKey === failed.poolKey);
     if (before && endpoint.group && code !== 'BACKEND_INVALID_RESPONSE' && !stale) {
-      endpoint.group.failed(failed, Date.now(), `${code}: ${error.message}`);
+      const reason = `${code}: ${error.message}`;
+      endpoint.group.failed(failed, Date.now(), reason);
+      // The configuration served now must learn it too, or its next request goes to the same failure.
+      if (current !== endpoint && twin) current.group?.failed(twin, Date.now(), reason);
     }
     const replayable = before && !this.#retried && request !== undefined && request.body === null && IDEMPOTENT.has(request.method);
     if (replayable && endpoint.group && code !== 'BACKEND_INVALID_RESPONSE') {
-      // Once, on another available target of the group, as the snapshot served now has it (a
-      // reload meanwhile may have closed the pools the request started on).
-      const current = this.options.snapshots.current.endpoints.get(endpoint.config.name) ?? endpoint;
-      const exclude = current === endpoint ? failed : current.targets.find((t) => t.poolKey === failed.poolKey);
+      // Once, on another available target of the group of the snapshot served now (a reload
+      // meanwhile may have closed the pools the request started on).
+      const exclude = twin;
       // A race on a kept-alive connection may be retried on the same target when no other is available.
       const next = current.group?.pick(Date.now(), exclude) ?? (stale ? (exclude ?? failed) : undefined);
       if (next?.pool && !next.pool.closed && !next.pool.destroyed) {

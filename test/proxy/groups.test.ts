@@ -20,6 +20,7 @@ import { apiConfig, startTestGateway } from '../helpers/gateway.js';
 import { createCA, issue } from '../helpers/pki.js';
 import type { Issued } from '../helpers/pki.js';
 import { parsePrometheus, select } from '../helpers/prometheus.js';
+import { until } from '../helpers/wait.js';
 
 const caA = createCA('Groups Test CA A', { keyIndex: 0 });
 const caB = createCA('Groups Test CA B', { keyIndex: 2 });
@@ -292,4 +293,35 @@ t.test('a reload that changes one target keeps the other target, its connections
   t.same(applied.pools, { kept: 1, opened: 1, retired: 1 }, "the dead target's pool is kept, b's retired, b2's opened");
   for (let i = 0; i < 3; i++) t.equal((await request(`${gw.url}/api/v1/x`)).text, 'b2');
   t.equal(dead.connections.length, 1, 'the kept target is still suspended: not tried again');
+});
+
+t.test('a retry that crosses a reload goes to a target of the configuration served now', async (t) => {
+  // The primary accepts the connection and holds it; it resets it only once the reload is applied.
+  const held: net.Socket[] = [];
+  const holding = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    held.push(socket);
+  });
+  holding.listen(0, '127.0.0.1');
+  await once(holding, 'listening');
+  t.teardown(() => holding.close());
+  const primary = `https://127.0.0.1:${(holding.address() as AddressInfo).port}`;
+  const b = await namedBackend(t, 'b', leafB);
+  const b2 = await namedBackend(t, 'b2', leafB);
+  const yaml = (second: string) =>
+    apiConfig(group(`{ url: "${primary}", certificate: ca-a }, { url: "${second}", certificate: ca-b }`, 'balance: failover, '), '', 'listen: { http: "127.0.0.1:0" }\nadmin: { address: "127.0.0.1:0" }\nreload: { interval: 1h }\n');
+  const gw = await startTestGateway(t, yaml(b.url), CERTS);
+  const answer = request(`${gw.url}/api/v1/x`, { headers: { 'x-request-id': 'across-1' } });
+  await until(() => held.length === 1, 'the GET reached the primary', 5_000);
+  // While the GET waits on the primary, the secondary is replaced.
+  writeFileSync(path.join(gw.dir, 'gateway.yaml'), yaml(b2.url));
+  const applied = await gw.gateway.reloader.reloadNow('test');
+  t.equal(applied.kind, 'applied', 'the reload is applied while the GET is in flight');
+  held[0]!.resetAndDestroy();
+  const res = await answer;
+  t.equal(res.status, 200);
+  t.equal(res.text, 'b2', 'the retry went to the secondary of the configuration served now, not to the retired one');
+  t.match((await gw.logs.request('across-1')).retriedAfter, { target: 'Test v1 production target 1' });
+  t.equal((await request(`${gw.url}/api/v1/x`)).text, 'b2');
+  t.equal(held.length, 1, 'the primary is suspended in the configuration served now too: the next GET does not try it');
 });
