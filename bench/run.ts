@@ -5,28 +5,27 @@
 //   direct    the load generator straight to the HTTPS backend (verified against its certificate)
 //   minimal   bench/minimal-proxy.ts: node:http + one undici Pool, verification on, nothing else
 //   gatehouse the real gateway (`gatehouse run`, compiled, JSON access log to /dev/null)
-//   group     the same gateway, an endpoint group: round-robin over two backend processes (the
-//             second one alike), each target with its own pool (docs/endpoints.md)
+//   group     the same gateway, an endpoint group: round-robin over two targets, the backend's two
+//             ports (one process, so that the group costs the machine no second backend), each
+//             target with its own pool (docs/endpoints.md)
 //
 // The backend has a self-signed certificate that both proxies verify. Each target is measured
-// `rounds` times, interleaved (each round starting with another target), after a warm-up; the
+// `rounds` times, interleaved (each round starting with another target), after a warm-up, and
+// each run after one second of its own load (the gateway's idle backend connections close after
+// 4 s: without it a run would start with the handshakes of the pools the other runs left idle); the
 // table shows the median of the rounds. Load comes
 // from autocannon in this process; on a 2-core machine the three processes share the cores, so
 // read the ratios more than the absolute figures. Last, the latency a single client sees: one
 // keep-alive connection, one request after another (undici), the median per target over the
 // same interleaved rounds: what a proxy adds to a request when nothing queues.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Client } from 'undici';
-import { benchWorkspace, median } from './common.js';
+import { benchWorkspace, cpuMicros, firstLinePort, median, start, startGateway } from './common.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '8' },
@@ -42,36 +41,6 @@ const warmup = Number(values.warmup);
 const connections = Number(values.connections);
 const rounds = Number(values.rounds);
 const oneConnectionSeconds = Number(values['one-connection']);
-
-const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-
-/**
- * Starts a child whose stdout goes to a file (not through this process, which generates the
- * load), and waits for the line that carries its port.
- */
-async function start(name: string, command: string[], portOf: (line: string) => number | undefined, output: string): Promise<{ port: number; child: ChildProcess }> {
-  const fd = openSync(output, 'w');
-  const child = spawn(process.execPath, command, { cwd: ROOT, stdio: ['ignore', fd, 'inherit'] });
-  closeSync(fd);
-  children.push(child);
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}) before listening`);
-    for (const line of readFileSync(output, 'utf8').split('\n')) {
-      const port = portOf(line);
-      if (port !== undefined) return { port, child };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${name} did not start within 20 s`);
-}
-
-/** User + system CPU time of a process so far, in microseconds (/proc/<pid>/stat, clock ticks of 10 ms). */
-function cpuMicros(pid: number | undefined): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
 
 function peakRssMiB(pid: number | undefined): number {
   const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
@@ -133,10 +102,14 @@ async function main(): Promise<void> {
   const { work, cert, certPath, keyPath } = benchWorkspace('gatehouse-bench-');
   const ca = Buffer.from(cert);
 
-  const firstLinePort = (line: string) => (/^\d+$/.test(line.trim()) ? Number(line.trim()) : undefined);
-  const backend = await start('backend', ['--import', 'tsx', 'bench/backend.ts', certPath, keyPath], firstLinePort, path.join(work, 'backend.out'));
+  const backendOutput = path.join(work, 'backend.out');
+  const backend = await start('backend', ['--import', 'tsx', 'bench/backend.ts', certPath, keyPath, '2'], firstLinePort, backendOutput);
   const origin = `https://127.0.0.1:${backend.port}`;
-  const second = await start('second backend', ['--import', 'tsx', 'bench/backend.ts', certPath, keyPath], firstLinePort, path.join(work, 'backend-2.out'));
+  let secondPort: number | undefined;
+  while (secondPort === undefined) {
+    secondPort = Number(/^second (\d+)$/m.exec(readFileSync(backendOutput, 'utf8'))?.[1]) || undefined;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   const minimal = await start('minimal proxy', ['--import', 'tsx', 'bench/minimal-proxy.ts', origin, certPath], firstLinePort, path.join(work, 'minimal.out'));
 
   writeFileSync(
@@ -154,15 +127,12 @@ apis:
     context: /group
     version: v1
     endpoints:
-      production: { certificate: backend, targets: [{ url: "${origin}" }, { url: "https://127.0.0.1:${second.port}" }] }
+      production: { certificate: backend, targets: [{ url: "${origin}" }, { url: "https://127.0.0.1:${secondPort}" }] }
 `,
   );
   mkdirSync(path.join(work, 'certs'));
   writeFileSync(path.join(work, 'certs', 'backend.crt'), cert);
-  const gateway = await start('gatehouse', [path.join(ROOT, 'bin', 'gatehouse.js'), 'run', '-c', path.join(work, 'gateway.yaml')], (line) => {
-    if (!line.includes('gateway listening')) return undefined;
-    return Number(/"http":"http:\/\/[^"]*:(\d+)"/.exec(line)?.[1]);
-  }, path.join(work, 'gateway.log'));
+  const gateway = await startGateway(work);
 
   const targets = [
     { name: 'direct', url: `${origin}/items?x=1`, pid: backend.child.pid },
@@ -175,7 +145,6 @@ apis:
   for (const target of targets) await load(target.url, warmup, ca, target.pid);
 
   /** TLS handshakes the backend has accepted so far (it prints the count on SIGUSR2). */
-  const backendOutput = path.join(work, 'backend.out');
   const handshakes = async (): Promise<number> => {
     const before = readFileSync(backendOutput, 'utf8').length;
     backend.child.kill('SIGUSR2');
@@ -192,6 +161,7 @@ apis:
     // Each round starts with another target, so that no target always runs after the same one.
     const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
     for (const target of order) {
+      await load(target.url, 1, ca, target.pid);
       const handshakesBefore = await handshakes();
       const figures = await load(target.url, duration, ca, target.pid);
       figures.handshakes = (await handshakes()) - handshakesBefore;

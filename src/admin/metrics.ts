@@ -317,7 +317,9 @@ export class GatewayMetrics {
         this.set(inFlight?.() ?? 0);
       },
     });
-    registerTargetMetrics(registry, holder, this.requests);
+    // The primary of workers serves no request: its groups never see a failure, and its "available"
+    // would add one to the workers' count of every target.
+    if (role !== 'primary') registerTargetMetrics(registry, holder, this.requests);
     // A worker's series end here: those of the configuration are the primary's alone (summed
     // over workers, a generation or a timestamp would mean nothing).
     if (role === 'worker') return;

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
+import WebSocket, { WebSocketServer } from 'ws';
 import { startBackend } from '../helpers/backend.js';
 import type { Backend } from '../helpers/backend.js';
 import { BIN, runCli } from '../helpers/cli.js';
@@ -414,6 +415,72 @@ t.test('GATEHOUSE_WORKER_BALANCING=reuseport: each worker its own socket where N
     (await status(gw)).workers.map((w) => w.generation),
     [2, 2],
   );
+  gw.child.kill('SIGTERM');
+  t.equal(await gw.exited, 0);
+});
+
+t.test('two workers: each reports its suspended targets and open WebSocket tunnels; /status and /metrics show them per worker and summed', async (t) => {
+  // A target that resets every connection (a transport failure: suspended), beside one that answers.
+  const resets = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.resetAndDestroy();
+  });
+  resets.listen(0, '127.0.0.1');
+  await once(resets, 'listening');
+  t.teardown(() => resets.close());
+  const dead = `http://127.0.0.1:${(resets.address() as AddressInfo).port}`;
+  // A plain WebSocket echo backend (ws over http: the tunnel is what is counted here).
+  const echoServer = http.createServer();
+  const sockets = new WebSocketServer({ server: echoServer });
+  sockets.on('connection', (socket) => socket.on('message', (data: Buffer) => socket.send(data)));
+  echoServer.listen(0, '127.0.0.1');
+  await once(echoServer, 'listening');
+  t.teardown(() => {
+    for (const client of sockets.clients) client.terminate();
+    echoServer.close();
+  });
+  const live = `http://127.0.0.1:${(echoServer.address() as AddressInfo).port}`;
+  echoServer.on('request', (_req, res: http.ServerResponse) => res.end('live'));
+
+  const dir = t.testdir({
+    'gateway.yaml': `version: 1
+listen: { http: "127.0.0.1:0", shutdownDelay: 0, shutdownTimeout: 2s }
+admin: { address: "127.0.0.1:0" }
+apis:
+  - { name: Group, context: /group, version: v1, endpoints: { production: { targets: [{ url: "${dead}" }, { url: "${live}" }], suspend: { initial: 1h, max: 1h } } } }
+  - { name: Echo, context: /echo, version: v1, endpoints: { production: { url: "${live}" } } }
+`,
+  });
+  const gw = await spawnGateway(t, dir, ['--workers', '2']);
+  // New connections, spread over both workers: each worker's group meets the dead target once.
+  for (let i = 0; i < 12; i++) t.equal((await request(`${gw.url}/group/v1/x`, { headers: { connection: 'close' } })).text, 'live', `GET ${i + 1} answered by the live target`);
+  await until(() => new Set(accessLines(gw).map((l) => l.worker)).size === 2, 'both workers to have served');
+
+  const socket = new WebSocket(`${gw.url.replace('http', 'ws')}/echo/v1/`);
+  await once(socket, 'open');
+  socket.send('ping');
+  t.equal(((await once(socket, 'message')) as [Buffer])[0].toString(), 'ping', 'a tunnel is open');
+
+  interface Doc {
+    apis: { endpoints: { production: { state: string; targets: { url: string; state: string }[] } } }[];
+    workers: (WorkerStatus & { websocketTunnels: number; suspendedTargets: { url: string; state: string; reason?: string }[] })[];
+  }
+  const doc = json<Doc>(await request(`${gw.adminUrl}/status`));
+  const production = doc.apis[0]!.endpoints.production;
+  t.equal(production.state, 'per-worker', 'the primary does not guess: each worker keeps its own states');
+  t.same(production.targets.map((target) => target.state), ['per-worker', 'per-worker']);
+  for (const worker of doc.workers) {
+    t.same(worker.suspendedTargets.map((s) => [s.url, s.state]), [[dead, 'suspended']], `worker ${worker.worker} lists the dead target as suspended, and only it`);
+    t.match(worker.suspendedTargets[0]!.reason, /^BACKEND_/, 'with the reason');
+  }
+  t.equal(doc.workers.reduce((n, w) => n + w.websocketTunnels, 0), 1, 'one tunnel, in the worker that holds it');
+  const samples = await metrics(gw);
+  t.equal(sum(select(samples, 'gatehouse_websocket_tunnels')), 1, '/metrics sums the tunnels of both workers');
+  t.equal(sum(select(samples, 'gatehouse_target_available', { target: dead })), 0, 'the dead target is available in no worker');
+  t.equal(sum(select(samples, 'gatehouse_target_available', { target: live })), 2, 'the live one in both (the primary, which serves nothing, does not count)');
+
+  socket.close();
+  await untilAsync(async () => json<Doc>(await request(`${gw.adminUrl}/status`)).workers.every((w) => w.websocketTunnels === 0), 'the closed tunnel to be counted out');
   gw.child.kill('SIGTERM');
   t.equal(await gw.exited, 0);
 });
