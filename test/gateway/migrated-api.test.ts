@@ -113,7 +113,10 @@ apis:
 
   const seen = { production: [] as string[], sandbox: [] as string[] };
   const failures: string[] = [];
-  let killedAt = Infinity;
+  // Answered before the kill began, or sent after both backends were gone: the requests in
+  // between (in flight during the kill, retried) may be answered by either side.
+  let killStarted = Infinity;
+  let killDone = Infinity;
   let stop = false;
   const client = async (role: 'production' | 'sandbox') => {
     const connection = new Client(gw.url, { pipelining: 1 });
@@ -123,7 +126,9 @@ apis:
         try {
           const res = await connection.request({ path: '/payments/1.0.0/charges/1', method: 'GET', headers: role === 'sandbox' ? { 'x-gatehouse-environment': 'sandbox' } : {} });
           const text = await res.body.text();
-          if (res.statusCode === 200) seen[role].push(`${sent > killedAt ? 'after' : 'before'} ${text}`);
+          const answered = performance.now();
+          const when = answered < killStarted ? 'before' : sent > killDone ? 'after' : 'during';
+          if (res.statusCode === 200) seen[role].push(`${when} ${text}`);
           else failures.push(`${role}: ${res.statusCode} ${text}`);
         } catch (error) {
           failures.push(`${role}: no answer (${(error as Error).message})`);
@@ -135,8 +140,9 @@ apis:
   };
   const clients = [...Array.from({ length: 6 }, () => client('production')), ...Array.from({ length: 3 }, () => client('sandbox'))];
   await sleep(1_000);
-  killedAt = performance.now();
+  killStarted = performance.now();
   await Promise.all([prodA.kill(), sandboxPrimary.kill()]);
+  killDone = performance.now();
   await sleep(1_500);
   stop = true;
   await Promise.all(clients);
