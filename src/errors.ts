@@ -153,6 +153,10 @@ export const CODES = {
     meaning: "A client certificate (clientCertificate) cannot be used: its key does not match the certificate, the passphrase does not open it, or a file does not parse.",
     fix: 'Put the matching <alias>.crt and <alias>.key (or <alias>.p12) in the certificates folder, and the passphrase in tls.clientCertificatePassphrase; the message names the file.',
   },
+  KEYS_FILE: {
+    meaning: 'The API keys file (keys.file) has an entry that cannot be used: a key missing or unknown, a sha256 that is not 64 lowercase hex digits (or is a key pasted in its place), a type other than production or sandbox, a name or a key given twice.',
+    fix: 'Fix the entry at the line given; `gatehouse key new --name N --type T --apis A` prints a new key and the entry to paste. The file holds hashes only: never write a key in it.',
+  },
   CONFIG_ADMIN_TOKEN: {
     meaning: 'admin.address is reachable from other machines (not 127.0.0.1, ::1 or localhost) and admin.token is empty: /status and POST /reload would be open to the network.',
     fix: 'Set admin.token (from an environment variable: token: ${GATEHOUSE_ADMIN_TOKEN}), or bind admin.address to 127.0.0.1.',
@@ -212,6 +216,16 @@ export const CODES = {
     status: 413,
     meaning: "The request body is larger than the API's maxBodySize: refused at once when Content-Length says so, else when the streamed body passes the limit (the backend's request is aborted). The connection is closed afterwards.",
     fix: "Send a smaller body, or raise the API's maxBodySize.",
+  },
+  UNAUTHENTICATED: {
+    status: 401,
+    meaning: "The API requires a credential (security.apiKey) and the request has none, more than one, or one that is not a key of the keys file; the response's WWW-Authenticate names the header.",
+    fix: 'Send the key in the header the API names (apikey unless security.apiKey.header says otherwise); a new key comes from `gatehouse key new` and its entry in keys.file.',
+  },
+  FORBIDDEN: {
+    status: 403,
+    meaning: "The credential is valid, but may not call this API: the key's apis do not list it, or it is a sandbox key and the API has no sandbox endpoint (a sandbox key is never sent to production).",
+    fix: "Add the API's name to the key's apis in the keys file, or give the API a sandbox endpoint; the access line names the key.",
   },
   NO_ROUTE: {
     status: 404,

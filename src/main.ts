@@ -16,6 +16,7 @@ Commands:
   check [-c gateway.yaml]                                   handshake with every endpoint (exit 1 if any fails)
   plan [-c gateway.yaml] [--against URL]                    what applying the file would change
   cert fetch|import|list                                    capture, import and list certificates
+  key new|hash --name N --type T --apis A                   make an API key, or hash one: the entry for the keys file
   demo-backend [--port 9443]                                the HTTPS echo service of the bundled gateway.yaml
   help [command]                                            this text, or a command's
   version, -v, -V, --version                                the version
@@ -51,6 +52,10 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   cert: async () => {
     const m = await import('./commands/cert.js');
     return { usage: m.CERT_USAGE, run: m.certCommand };
+  },
+  key: async () => {
+    const m = await import('./commands/key.js');
+    return { usage: m.KEY_USAGE, run: m.keyCommand };
   },
   'demo-backend': async () => {
     const m = await import('./commands/demo-backend.js');

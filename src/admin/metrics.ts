@@ -45,7 +45,11 @@ interface EndpointSeries {
   sent: number;
   /** Backend failures by code (BACKEND_*, CERTIFICATE_PENDING). */
   readonly errors: Map<string, number>;
+  /** Requests to a secured API by outcome (AUTH_OUTCOMES): allowed, unauthenticated, forbidden. */
+  readonly auth: Float64Array;
 }
+
+const AUTH_OUTCOMES = ['allowed', 'unauthenticated', 'forbidden'] as const;
 
 const STATUS_CLASSES = ['client_closed', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -110,6 +114,24 @@ export class RequestMetrics implements RequestObserver {
       ) as never,
     );
     registry.registerMetric(
+      collector(
+        'gatehouse_auth_requests_total',
+        'Requests to APIs that require a credential, by API, version and outcome: allowed, unauthenticated (401), forbidden (403). A refused request has no endpoint: the series of an API sum its endpoints.',
+        'counter',
+        () => {
+          const byApi = new Map<string, { labels: Labels; counts: number[] }>();
+          for (const s of all()) {
+            if (!s.auth.some((n) => n > 0)) continue;
+            const key = `${s.labels.api}\0${s.labels.version}`;
+            const entry = byApi.get(key) ?? { labels: { api: s.labels.api!, version: s.labels.version! }, counts: AUTH_OUTCOMES.map(() => 0) };
+            s.auth.forEach((n, i) => (entry.counts[i]! += n));
+            byApi.set(key, entry);
+          }
+          return [...byApi.values()].flatMap((e) => AUTH_OUTCOMES.map((outcome, i) => ({ labels: { ...e.labels, outcome }, value: e.counts[i]! })));
+        },
+      ) as never,
+    );
+    registry.registerMetric(
       collector('gatehouse_backend_errors_total', 'Requests that failed toward the backend, by API, version, endpoint and error code (docs/errors.md).', 'counter', () =>
         all().flatMap((s) => [...s.errors].map(([code, value]) => ({ labels: { ...s.labels, code }, value }))),
       ) as never,
@@ -125,6 +147,7 @@ export class RequestMetrics implements RequestObserver {
     series.byClass[statusClass]!++;
     record(series.duration, request.durationMs / 1000);
     if (request.upstreamMs !== undefined) record(series.backend, request.upstreamMs / 1000);
+    if (request.auth !== undefined) series.auth[request.auth === 'allowed' ? 0 : request.auth === 'unauthenticated' ? 1 : 2]!++;
     series.received += request.bytesReceived;
     series.sent += request.bytesSent;
     if (code !== undefined && (code.startsWith('BACKEND_') || code === 'CERTIFICATE_PENDING' || code === 'NO_BACKEND_AVAILABLE')) series.errors.set(code, (series.errors.get(code) ?? 0) + 1);
@@ -151,7 +174,7 @@ export class RequestMetrics implements RequestObserver {
 }
 
 function newSeries(labels: Labels): EndpointSeries {
-  return { labels, byClass: new Float64Array(STATUS_CLASSES.length), duration: newHistogram(), backend: newHistogram(), received: 0, sent: 0, errors: new Map() };
+  return { labels, byClass: new Float64Array(STATUS_CLASSES.length), duration: newHistogram(), backend: newHistogram(), received: 0, sent: 0, errors: new Map(), auth: new Float64Array(AUTH_OUTCOMES.length) };
 }
 
 function newHistogram(): Histogram {

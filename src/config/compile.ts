@@ -10,7 +10,7 @@ import { certificateLabel, forgetUnusedCertificates, parseCertificateFile } from
 import type { CertificateDirectory } from '../certs/read.js';
 import type { CertificateFile, KeyPairCredentials } from '../certs/types.js';
 import type { Diagnostic } from '../diagnostics.js';
-import { plural } from '../text.js';
+import { closestWord, plural } from '../text.js';
 import { parseAddress } from './address.js';
 import { parseDuration, parseSize } from './durations.js';
 import { hostnameProblem } from './hostname-rule.js';
@@ -20,7 +20,7 @@ import type { TargetRef } from './resolve.js';
 import { versionRange } from './tls.js';
 import { certificateUsers, misspeltAlias, targetsOf } from './usage.js';
 import type { HostnameVerifier } from '../certs/hostname.js';
-import type { ApiConfig, ClientCertificate, EndpointConfig, EndpointRole, TargetConfig, GatewayConfig, GatewayDocument, HttpsListenerConfig, TlsVersion } from './types.js';
+import type { ApiConfig, ClientCertificate, KeysConfig, SecurityConfig, DocumentSecurity, EndpointConfig, EndpointRole, TargetConfig, GatewayConfig, GatewayDocument, HttpsListenerConfig, TlsVersion } from './types.js';
 
 export interface CompileInput {
   readonly file: string;
@@ -34,6 +34,8 @@ export interface CompileInput {
   readonly nowMs: number;
   /** SHA-256 of the configuration file's bytes. */
   readonly configSha256: string;
+  /** keys.file, read and parsed by load.ts (its errors are the reporter's already). */
+  readonly keys?: KeysConfig;
 }
 
 /** Returns the configuration, or undefined when the reporter holds errors. */
@@ -61,6 +63,7 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
       ...(sandbox ? { sandbox } : {}),
       ...(api.resources ? { resources: api.resources.map((res) => ({ path: res.path, methods: [...res.methods] })) } : {}),
       ...(api.maxBodySize !== undefined ? { maxBodyBytes: parseSize(api.maxBodySize)! } : {}),
+      ...compileSecurity(api.security ?? doc.defaults.security),
     };
     // An endpoint waiting for a file is compiled every time: its warning names the folder's aliases.
     const waiting = [compiled.production, compiled.sandbox].some((e) => e?.targets.some((t) => t.pendingAliases.length > 0));
@@ -135,6 +138,7 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
   }
 
   const https = compileHttpsListener(input, r);
+  if (input.keys) checkKeyEntries(input.keys, apis, r);
 
   if (r.diagnostics.some((d) => d.severity === 'error')) return undefined;
 
@@ -158,9 +162,32 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
     reload: { intervalMs: parseDuration(doc.reload.interval)!, preflight: doc.reload.preflight },
     routing: { sandboxHeader: doc.routing.sandboxHeader },
     apis,
+    ...(input.keys ? { keys: input.keys } : {}),
     inventory: [...files.byAlias.values()].flat(),
   };
 }
+
+/** An API's security as the proxy uses it; nothing for an open API (no section, or `{}`). */
+function compileSecurity(security: DocumentSecurity | undefined): { security?: SecurityConfig } {
+  if (!security?.apiKey) return {};
+  return { security: { apiKey: { header: security.apiKey.header.toLowerCase() } } };
+}
+
+/** A key for an API the configuration does not define opens nothing: said, so that a typo does not go unseen. */
+function checkKeyEntries(keys: KeysConfig, apis: readonly ApiConfig[], r: Reporter): void {
+  const names = new Set(apis.map((api) => api.name));
+  const secured = new Set(apis.filter((api) => api.security?.apiKey).map((api) => api.name));
+  for (const entry of keys.entries) {
+    for (const name of entry.apis) {
+      if (!names.has(name)) {
+        r.fileDiagnostic('warning', 'KEYS_FILE', keys.file, `key "${entry.name}" names the API "${name}", which the configuration does not define${closestWord(name, [...names]) ? ` (did you mean "${closestWord(name, [...names])}"?)` : ''}: the key opens nothing there`, entry.line);
+      } else if (!secured.has(name)) {
+        r.fileDiagnostic('warning', 'KEYS_FILE', keys.file, `key "${entry.name}" names the API "${name}", which requires no key (no security.apiKey): anyone may call it`, entry.line);
+      }
+    }
+  }
+}
+
 
 /** stdout, stderr and off are streams; anything else is a file, relative to the configuration file's folder. */
 function compileAccessLog(input: Pick<CompileInput, 'file'>, destination: string): GatewayConfig['accessLog'] {
@@ -455,5 +482,6 @@ function revisionOf(input: CompileInput, endpoints: readonly TargetConfig[], htt
     for (const b of credentials ? keyPairBytes(credentials) : []) hash.update('\0').update(createHash('sha256').update(b).digest('hex'));
   }
   if (https) for (const b of keyPairBytes(https.credentials)) hash.update('\0').update(createHash('sha256').update(b).digest('hex'));
+  if (input.keys) hash.update(`\0keys\0${input.keys.sha256}`);
   return hash.digest('hex');
 }

@@ -12,6 +12,7 @@ import { hasErrors, sortDiagnostics } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { deepFreeze } from '../freeze.js';
 import { compileConfig } from './compile.js';
+import { parseKeysFile } from './keys.js';
 import { clientCertificateAliases } from './resolve.js';
 import { interpolate } from './interpolate.js';
 import type { Environment } from './interpolate.js';
@@ -22,7 +23,7 @@ import { SourceMap } from './source-map.js';
 import type { Position } from './source-map.js';
 import { checkRules } from './rules.js';
 import { validateSchema } from './schema.js';
-import type { GatewayConfig, GatewayDocument } from './types.js';
+import type { GatewayConfig, GatewayDocument, KeysConfig } from './types.js';
 
 /**
  * A configuration is a few kilobytes; a thousand APIs is about 250 KB. The cap also bounds the
@@ -116,6 +117,8 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
   const clientFiles = new Map<string, KeyPairFiles>();
   for (const alias of clientCertificateAliases(document)) clientFiles.set(alias, await readKeyPairFiles(certsDirectory, alias));
 
+  const keys = document.keys ? await readKeysFile(path.resolve(path.dirname(file), document.keys.file), reporter) : undefined;
+
   const config = compileConfig(
     {
       file,
@@ -123,6 +126,7 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
       certsDirectory,
       certificates,
       ...(listenerFiles ? { listenerFiles } : {}),
+      ...(keys ? { keys } : {}),
       clientFiles,
       nowMs: options.nowMs ?? Date.now(),
       configSha256,
@@ -130,6 +134,23 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
     reporter,
   );
   return done(reporter.diagnostics, config, options);
+}
+
+/**
+ * keys.file, read and parsed (config/keys.ts); its problems go to the reporter, naming the file
+ * and the line. A keys file that cannot be read is an error, never an empty list: a gateway that
+ * lost its keys must not start (or reload) refusing every caller while the old keys still work.
+ */
+async function readKeysFile(file: string, reporter: Reporter): Promise<KeysConfig | undefined> {
+  const read = await readConfigFile(file, '');
+  if ('error' in read) {
+    reporter.fileDiagnostic('error', 'KEYS_FILE', file, `cannot read the keys file: ${read.error} (keys.file is relative to the configuration file's folder)`);
+    return undefined;
+  }
+  const parsed = parseKeysFile(read.bytes.toString('utf8'), file);
+  reporter.diagnostics.push(...parsed.diagnostics);
+  if (!parsed.entries) return undefined;
+  return { file, sha256: createHash('sha256').update(read.bytes).digest('hex'), entries: parsed.entries };
 }
 
 /** Parse → ${VAR} → schema → rules: the stages that depend on the configuration file only. */
@@ -173,7 +194,8 @@ function done(diagnostics: readonly Diagnostic[], config?: GatewayConfig, { free
   return { config: freeze ? deepFreeze(config) : config, diagnostics: sortDiagnostics(diagnostics) };
 }
 
-async function readConfigFile(file: string): Promise<{ bytes: Buffer } | { error: string }> {
+/** `missing`: what the message adds when the file does not exist. */
+async function readConfigFile(file: string, missing = ' (pass the file with -c, or run from its folder)'): Promise<{ bytes: Buffer } | { error: string }> {
   try {
     // O_NONBLOCK: a named pipe in the file's place must not wait for a writer (forever); it is
     // then refused below as not a regular file. No effect on regular files; absent on Windows.
@@ -188,6 +210,6 @@ async function readConfigFile(file: string): Promise<{ bytes: Buffer } | { error
     }
   } catch (e) {
     const reason = describeFsError(e);
-    return { error: (e as NodeJS.ErrnoException).code === 'ENOENT' ? `${reason} (pass the file with -c, or run from its folder)` : reason };
+    return { error: (e as NodeJS.ErrnoException).code === 'ENOENT' ? `${reason}${missing}` : reason };
   }
 }

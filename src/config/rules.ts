@@ -10,7 +10,7 @@ import { valuesOf } from './schema.js';
 import type { SchemaNode } from './schema.js';
 import { aliasOf } from '../certs/read.js';
 import { TLS_VERSIONS } from './tls.js';
-import type { DocumentAddress, GatewayDocument, ListenAddress, TlsVersion } from './types.js';
+import type { DocumentAddress, DocumentSecurity, GatewayDocument, ListenAddress, TlsVersion } from './types.js';
 
 export function checkRules(doc: GatewayDocument, r: Reporter): void {
   checkAddresses(doc, r);
@@ -20,6 +20,20 @@ export function checkRules(doc: GatewayDocument, r: Reporter): void {
   checkApis(doc, r);
   checkEndpoints(doc, r);
   checkResources(doc, r);
+  checkSecurity(doc, r);
+}
+
+// ------------------------------------------------------------------ security (SPEC §11)
+
+/** An API that requires a key needs keys to check it against; and the key's header is not the sandbox selector. */
+function checkSecurity(doc: GatewayDocument, r: Reporter): void {
+  const sandboxHeader = doc.routing.sandboxHeader.toLowerCase();
+  const places: [string, DocumentSecurity | undefined][] = [['/defaults/security', doc.defaults.security], ...doc.apis.map((api, i): [string, DocumentSecurity | undefined] => [`/apis/${i}/security`, api.security])];
+  for (const [pointer, security] of places) {
+    if (!security?.apiKey) continue;
+    if (!doc.keys) r.error('CONFIG_MISSING_KEY', `${pointer}/apiKey`, 'an API key is required, and no keys file is given: add keys: { file: ./keys.yaml } (see docs/security.md; `gatehouse key new` makes the entries)', 'key');
+    if (security.apiKey.header.toLowerCase() === sandboxHeader) r.error('CONFIG_INVALID_VALUE', `${pointer}/apiKey/header`, `the key's header is routing.sandboxHeader (${doc.routing.sandboxHeader}): choose another one`);
+  }
 }
 
 // ------------------------------------------------------------------ addresses

@@ -6,6 +6,7 @@
 //   deep-frozen.
 import type { CertificateFile, KeyPairCredentials } from '../certs/types.js';
 import type { HostnameVerifier } from '../certs/hostname.js';
+import type { ApiKeyEntry } from './keys.js';
 
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
@@ -91,6 +92,11 @@ export interface DocumentResource {
   methods: HttpMethod[];
 }
 
+/** Who may call an API (SPEC §11). */
+export interface DocumentSecurity {
+  apiKey?: { header: string };
+}
+
 export interface DocumentApi {
   name: string;
   context: string;
@@ -102,6 +108,7 @@ export interface DocumentApi {
   headers?: DocumentHeaders;
   resources?: DocumentResource[];
   maxBodySize?: string | number;
+  security?: DocumentSecurity;
 }
 
 export type DocumentAddress = string | number;
@@ -128,9 +135,11 @@ export interface GatewayDocument {
     tls: DocumentTls & { protocols: TlsVersion[]; hostnameVerifier: HostnameVerifier };
     headers: Required<DocumentHeaders>;
     suspend: Required<DocumentSuspend>;
+    security?: DocumentSecurity;
   };
   apis: DocumentApi[];
   routing: { sandboxHeader: string };
+  keys?: { file: string };
 }
 
 // ------------------------------------------------------------------ the compiled configuration
@@ -250,6 +259,21 @@ export interface ApiConfig {
   readonly resources?: readonly ResourceConfig[];
   /** Absent: no limit on request bodies. */
   readonly maxBodyBytes?: number;
+  /** Absent: anyone may call (an open API, v1's behaviour). */
+  readonly security?: SecurityConfig;
+}
+
+/** The API's own security, or defaults.security; `{}` written on an API leaves it open (no key). */
+export interface SecurityConfig {
+  /** The request header that carries an API key, lower-cased (as Node presents header names). */
+  readonly apiKey?: { readonly header: string };
+}
+
+/** keys.file, read: the entries, and the SHA-256 of the file's bytes (part of the revision). */
+export interface KeysConfig {
+  readonly file: string;
+  readonly sha256: string;
+  readonly entries: readonly ApiKeyEntry[];
 }
 
 export interface HttpsListenerConfig {
@@ -293,6 +317,8 @@ export interface GatewayConfig {
   readonly reload: { readonly intervalMs: number; readonly preflight: 'off' | 'warn' | 'enforce' };
   readonly routing: { readonly sandboxHeader: string };
   readonly apis: readonly ApiConfig[];
+  /** keys.file, read; absent when the configuration has none. */
+  readonly keys?: KeysConfig;
   /** Every file in the certificates folder that parsed, referenced or not (the inventory). */
   readonly inventory: readonly CertificateFile[];
 }

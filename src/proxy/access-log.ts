@@ -86,6 +86,8 @@ export interface AccessLine {
   /** The trace id of a valid W3C traceparent (or of the gateway's span, when tracing is on). */
   readonly traceId: string | undefined;
   readonly code: string | undefined;
+  /** The name of the API key the request came with (never the key). */
+  readonly apiKey: string | undefined;
   /** Rare (failures): serialized in full. */
   readonly detail: Record<string, unknown> | undefined;
 }
@@ -194,6 +196,7 @@ export class AccessLog {
     if (line.upstreamMs !== undefined) text += `,"upstreamMs":${line.upstreamMs}`;
     // A trace id is 32 lower-case hex digits (checked by traceIdOf).
     if (line.traceId !== undefined) text += `,"traceId":"${line.traceId}"`;
+    if (line.apiKey !== undefined) text += `,"apiKey":${JSON.stringify(line.apiKey)}`;
     if (line.code) text += `,"code":"${line.code}"`;
     if (line.detail) {
       const detail = JSON.stringify(line.detail);

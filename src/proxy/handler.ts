@@ -26,6 +26,7 @@ import { clientAddress, isTrustedProxy } from './client-address.js';
 import { sendError } from './errors.js';
 import { RequestHeaders, backendRequestHeaders, clientAddressOf, clientResponseHeaders, isValidRequestId } from './headers.js';
 import { normalizePath } from './path.js';
+import { checkApiKey } from './security.js';
 import { parseTraceParent, traceIdOf } from './trace-context.js';
 import type { RequestSpan, TracedExchange, Tracing } from './tracing.js';
 
@@ -49,6 +50,8 @@ export interface CompletedRequest {
   readonly bytesSent: number;
   /** From the dispatch to the backend's response headers; undefined when no backend answered. */
   readonly upstreamMs: number | undefined;
+  /** For an API that requires a credential: what came of it. */
+  readonly auth: 'allowed' | 'unauthenticated' | 'forbidden' | undefined;
 }
 
 /** Told of every response when it is over: the metrics implement it (the proxy knows nothing of them). */
@@ -134,7 +137,20 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
         : exchange.refuse('NO_ROUTE', `${route.context} has no default version; call ${route.context}/{version}/... with one of: ${route.versions}`);
     }
     const api = route.target;
-    const endpoint = isSandbox(facts.sandbox) ? api.sandbox : api.production;
+    let endpoint: EndpointRuntime | undefined;
+    const apiKey = api.config.security?.apiKey;
+    if (apiKey) {
+      // A secured API: the key's type chooses the endpoint, whatever the sandbox header says.
+      const verdict = checkApiKey(api, apiKey.header, req.rawHeaders, snapshot.keyRing);
+      exchange.endpoint = api.production;
+      exchange.auth = verdict.kind;
+      if (verdict.kind === 'unauthenticated') return exchange.refuse('UNAUTHENTICATED', verdict.message, ['www-authenticate', verdict.challenge]);
+      exchange.apiKey = verdict.key.entry.name;
+      if (verdict.kind === 'forbidden') return exchange.refuse('FORBIDDEN', verdict.message);
+      endpoint = verdict.endpoint;
+    } else {
+      endpoint = isSandbox(facts.sandbox) ? api.sandbox : api.production;
+    }
     exchange.endpoint = endpoint ?? api.production;
     if (!endpoint) {
       return exchange.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no sandbox endpoint`);
@@ -275,6 +291,9 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
   code: RequestCode | undefined;
   detail: Record<string, unknown> | undefined;
   traceId: string | undefined;
+  /** The name of the API key the request came with, once the key is known (never the key). */
+  apiKey: string | undefined;
+  auth: CompletedRequest['auth'];
   span: RequestSpan | undefined;
   body: BodyCounter | undefined;
   // Filled in when the response is over (the access line, the observer).

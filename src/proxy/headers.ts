@@ -111,7 +111,7 @@ export function backendRequestHeaders(
         if (traceparent === undefined) out.push(name, value);
         continue;
       default:
-        if (lower === plan.sandboxHeader) continue;
+        if (lower === plan.sandboxHeader || lower === plan.credentialHeader) continue;
         out.push(name, value);
     }
   }

@@ -163,7 +163,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
   }
 
   #targets(config: GatewayConfig) {
-    return { configFile: path.resolve(this.#options.configPath), certsDirectory: config.certs.directory };
+    return { configFile: path.resolve(this.#options.configPath), certsDirectory: config.certs.directory, ...(config.keys ? { keysFile: config.keys.file } : {}) };
   }
 
   /**

@@ -1,5 +1,6 @@
-// Watching the files a configuration is made of, with chokidar: the configuration file itself and
-// the whole certificates folder, including Kubernetes' layout, where <alias>.crt links into
+// Watching the files a configuration is made of, with chokidar: the configuration file itself, the
+// API keys file when there is one (watched as the configuration file is), and the whole
+// certificates folder, including Kubernetes' layout, where <alias>.crt links into
 // ..data, itself a link swapped atomically to a new timestamped folder.
 //
 // The configuration file, not its folder: chokidar re-reads a watched folder on every event in it,
@@ -40,6 +41,8 @@ export interface WatchTargets {
   readonly configFile: string;
   /** Absolute path of the certificates folder (it may not exist yet). */
   readonly certsDirectory: string;
+  /** Absolute path of the API keys file (keys.file), when the configuration has one: watched like the configuration file. */
+  readonly keysFile?: string;
 }
 
 /** What the watcher tells its owner. A message is one sentence for the log; details are its fields. */
@@ -90,11 +93,13 @@ export class ConfigWatcher {
   /** Starts watching, or moves the watch when the targets changed; resolves once ready. */
   watch(targets: WatchTargets): Promise<void> {
     return this.#serially(async () => {
-      if (this.#targets && this.#targets.configFile === targets.configFile && this.#targets.certsDirectory === targets.certsDirectory) return;
+      const same = this.#targets;
+      if (same && same.configFile === targets.configFile && same.certsDirectory === targets.certsDirectory && same.keysFile === targets.keysFile) return;
       await this.#stop();
       this.#targets = targets;
       const target = async (file: string, name: string, kind: Target['kind']): Promise<Target> => ({ path: file, name, kind, seen: await look(file, kind), dropped: false });
       this.#watched = [await target(targets.configFile, 'the configuration file', 'file'), await target(targets.certsDirectory, 'the certificates folder', 'folder')];
+      if (targets.keysFile) this.#watched.push(await target(targets.keysFile, 'the keys file', 'file'));
       for (const watched of this.#watched) if (!watched.seen.ok) this.#sayLost(watched, watched.seen);
       await this.#open();
       this.#scheduleCheck();

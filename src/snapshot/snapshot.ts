@@ -11,6 +11,7 @@ import { Pool } from 'undici';
 import { backendConnector } from '../backend/tls.js';
 import { keyPairBytes } from '../certs/key-pair.js';
 import { TargetGroup } from '../backend/targets.js';
+import { KeyRing } from '../config/keys.js';
 import type { ApiConfig, EndpointConfig, GatewayConfig, TargetConfig } from '../config/types.js';
 import { isPending } from '../config/usage.js';
 import { ResourceTable } from './resources.js';
@@ -28,8 +29,12 @@ export interface TargetRuntime {
   readonly pool: Pool | undefined;
   /** The Host header sent unless headers.preserveHost: the URL's host[:port]. */
   readonly hostHeader: string;
-  /** What the header rules need of the target (proxy/headers.ts): its settings, hostHeader, the lower-cased routing.sandboxHeader. */
-  readonly headerPlan: { readonly headers: TargetConfig['headers']; readonly hostHeader: string; readonly sandboxHeader: string };
+  /**
+   * What the header rules need of the target (proxy/headers.ts): its settings, hostHeader, the
+   * lower-cased routing.sandboxHeader, and the lower-cased header of its API's key ('' for an
+   * open API): both are the gateway's own, never forwarded.
+   */
+  readonly headerPlan: { readonly headers: TargetConfig['headers']; readonly hostHeader: string; readonly sandboxHeader: string; readonly credentialHeader: string };
   /** A place for the request observer's per-target state (the metrics' series of a group's target). */
   readonly observerSlot: { value: unknown };
 }
@@ -71,6 +76,8 @@ export interface Snapshot {
   readonly sandboxHeader: string;
   /** listen.trustedProxies, or undefined when nobody is trusted. */
   readonly trustedProxies: BlockList | undefined;
+  /** The keys of keys.file, or undefined without one (SPEC §11). */
+  readonly keyRing: KeyRing | undefined;
 }
 
 /** The JSON fragment that names an endpoint in access lines; built once per snapshot. */
@@ -151,7 +158,7 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
         poolKey,
         pool: poolFor(targetConfig, poolKey),
         hostHeader,
-        headerPlan: { headers: targetConfig.headers, hostHeader, sandboxHeader },
+        headerPlan: { headers: targetConfig.headers, hostHeader, sandboxHeader, credentialHeader: apiConfig.security?.apiKey?.header ?? '' },
         observerSlot: { value: undefined },
       };
     };
@@ -189,6 +196,8 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
     loadedAt: new Date(),
     sandboxHeader,
     trustedProxies: trustedProxyList(config.listen.trustedProxies),
+    // Built once per keys file: a reload of anything else keeps the ring.
+    keyRing: !config.keys ? undefined : previous?.keyRing && previous.config.keys?.sha256 === config.keys.sha256 ? previous.keyRing : new KeyRing(config.keys.entries),
   };
 }
 

@@ -40,6 +40,7 @@ const LINE: AccessLine = {
   upstreamMs: undefined,
   traceId: undefined,
   code: undefined,
+  apiKey: undefined,
   detail: undefined,
 };
 
@@ -68,11 +69,12 @@ t.test('the same line as pino, field for field', async (t) => {
     upstreamMs: 3.5,
     traceId,
     code: 'BACKEND_TLS_UNTRUSTED',
+    apiKey: 'partner "acme"',
     detail: { backend: 'https://b:1', error: { code: 'X' } },
   });
   access.flush();
   logger.error(
-    { ...fields, worker: 0, api: 'Shop "A"', version: '1.0', endpoint: 'production', upstream: '127.0.0.1:9443', upstreamMs: 3.5, traceId, code: 'BACKEND_TLS_UNTRUSTED', backend: 'https://b:1', error: { code: 'X' } },
+    { ...fields, worker: 0, api: 'Shop "A"', version: '1.0', endpoint: 'production', upstream: '127.0.0.1:9443', upstreamMs: 3.5, traceId, apiKey: 'partner "acme"', code: 'BACKEND_TLS_UNTRUSTED', backend: 'https://b:1', error: { code: 'X' } },
     'request',
   );
   t.equal(capture.lines.length, 2);
