@@ -3,7 +3,7 @@
 // median of the rounds.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,14 +60,19 @@ export function cpuMicros(pid: number | undefined): number {
 export const firstLinePort = (line: string): number | undefined => (/^\d+$/.test(line.trim()) ? Number(line.trim()) : undefined);
 
 /**
- * `gatehouse run` (compiled, from dist/) on `work`/gateway.yaml, its log in `work`/gateway.log: its
- * HTTP port and process. `profileDir`: a V8 CPU profile of the gateway written there when it exits
- * (open it in Chrome's DevTools or speedscope). BENCH_GATEWAY_NODE_ARGS: Node flags for the
- * gateway, space-separated (`--single-threaded-gc`, say).
+ * `gatehouse run` (compiled, from dist/) on `work`/gateway.yaml, written here from `apis` (the
+ * `apis:` section's items, YAML) after `top` (other sections), with `cert` as
+ * certs/backend.crt; its log in `work`/gateway.log.
+ * Resolves with its HTTP port and process. `profileDir`: a V8 CPU profile of the gateway written
+ * there when it exits (open it in Chrome's DevTools or speedscope). BENCH_GATEWAY_NODE_ARGS: Node
+ * flags for the gateway, space-separated (`--single-threaded-gc`, say).
  */
 const NODE_ARGS = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 
-export function startGateway(work: string, profileDir?: string): Promise<{ port: number; child: ChildProcess }> {
+export function startGateway(work: string, apis: string, cert: string, { profileDir, top = '' }: { profileDir?: string | undefined; top?: string } = {}): Promise<{ port: number; child: ChildProcess }> {
+  writeFileSync(path.join(work, 'gateway.yaml'), `version: 1\nlisten: { http: "127.0.0.1:0" }\nadmin: { address: "127.0.0.1:0" }\n${top}apis:\n${apis}`);
+  mkdirSync(path.join(work, 'certs'), { recursive: true });
+  writeFileSync(path.join(work, 'certs', 'backend.crt'), cert);
   const portOf = (line: string) => (line.includes('gateway listening') ? Number(/"http":"http:\/\/[^"]*:(\d+)"/.exec(line)?.[1]) : undefined);
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
   return start('gatehouse', [...profile, ...NODE_ARGS, path.join(ROOT, 'bin', 'gatehouse.js'), 'run', '-c', path.join(work, 'gateway.yaml')], portOf, path.join(work, 'gateway.log'));

@@ -16,7 +16,6 @@
 // system time of the gateway process per echoed message. The client, the gateway and the backend
 // share the machine's cores: read the ratio more than the absolute figures.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -106,18 +105,7 @@ async function main(): Promise<void> {
   const { work, cert, certPath, keyPath } = benchWorkspace('gatehouse-bench-ws-');
   const ca = Buffer.from(cert);
   const backend = await start('ws backend', ['--import', 'tsx', 'bench/ws-backend.ts', certPath, keyPath], firstLinePort, path.join(work, 'backend.out'));
-  writeFileSync(
-    path.join(work, 'gateway.yaml'),
-    `version: 1
-listen: { http: "127.0.0.1:0" }
-admin: { address: "127.0.0.1:0" }
-apis:
-  - { name: Echo, context: /echo, version: v1, endpoints: { production: { url: "https://127.0.0.1:${backend.port}", certificate: backend } } }
-`,
-  );
-  mkdirSync(path.join(work, 'certs'));
-  writeFileSync(path.join(work, 'certs', 'backend.crt'), cert);
-  const gateway = await startGateway(work, values.profile);
+  const gateway = await startGateway(work, `  - { name: Echo, context: /echo, version: v1, endpoints: { production: { url: "https://127.0.0.1:${backend.port}", certificate: backend } } }\n`, cert, { profileDir: values.profile });
   const minimal = await start('minimal tunnel', ['--import', 'tsx', 'bench/minimal-tunnel.ts', String(backend.port), certPath], firstLinePort, path.join(work, 'minimal.out'));
 
   const targets = [

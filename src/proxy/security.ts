@@ -17,8 +17,6 @@ export type Verdict =
  * whatever else the request says: a sandbox key never reaches production.
  */
 export function checkApiKey(api: ApiRuntime, header: string, rawHeaders: readonly string[], ring: KeyRing | undefined): Verdict {
-  const name = `API "${api.config.name}" version ${api.config.version}`;
-  const challenge = `ApiKey realm="${api.config.name}", header="${header}"`;
   let presented: string | undefined;
   let count = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -28,15 +26,24 @@ export function checkApiKey(api: ApiRuntime, header: string, rawHeaders: readonl
       count++;
     }
   }
-  if (count === 0 || presented === '') return { kind: 'unauthenticated', message: `${name} requires an API key in the ${header} header`, challenge };
+  if (count === 0 || presented === '') return refuse(api, header, `${apiName(api)} requires an API key in the ${header} header`);
   // Two keys: which one is meant is anyone's guess (as with two Host headers).
-  if (count > 1) return { kind: 'unauthenticated', message: `the request has more than one ${header} header: send one key`, challenge };
+  if (count > 1) return refuse(api, header, `the request has more than one ${header} header: send one key`);
   const key = ring?.find(presented!);
-  if (!key) return { kind: 'unauthenticated', message: `the API key in the ${header} header is not valid`, challenge };
-  if (!key.apis.has(api.config.name)) return { kind: 'forbidden', key, message: `this API key may not call ${name}` };
+  if (!key) return refuse(api, header, `the API key in the ${header} header is not valid`);
+  if (!key.apis.has(api.config.name)) return { kind: 'forbidden', key, message: `this API key may not call ${apiName(api)}` };
   if (key.entry.type === 'sandbox') {
-    if (!api.sandbox) return { kind: 'forbidden', key, message: `this API key is a sandbox key, and ${name} has no sandbox endpoint (a sandbox key is never sent to production)` };
+    if (!api.sandbox) return { kind: 'forbidden', key, message: `this API key is a sandbox key, and ${apiName(api)} has no sandbox endpoint (a sandbox key is never sent to production)` };
     return { kind: 'allowed', key, endpoint: api.sandbox };
   }
   return { kind: 'allowed', key, endpoint: api.production };
+}
+
+// The messages and the challenge are built on a refusal only: an allowed request builds no string.
+function apiName(api: ApiRuntime): string {
+  return `API "${api.config.name}" version ${api.config.version}`;
+}
+
+function refuse(api: ApiRuntime, header: string, message: string): Verdict {
+  return { kind: 'unauthenticated', message, challenge: `ApiKey realm="${api.config.name}", header="${header}"` };
 }
