@@ -180,7 +180,8 @@ function checkKeyEntries(keys: KeysConfig, apis: readonly ApiConfig[], r: Report
   for (const entry of keys.entries) {
     for (const name of entry.apis) {
       if (!names.has(name)) {
-        r.fileDiagnostic('warning', 'KEYS_FILE', keys.file, `key "${entry.name}" names the API "${name}", which the configuration does not define${closestWord(name, [...names]) ? ` (did you mean "${closestWord(name, [...names])}"?)` : ''}: the key opens nothing there`, entry.line);
+        const guess = closestWord(name, [...names]);
+        r.fileDiagnostic('warning', 'KEYS_FILE', keys.file, `key "${entry.name}" names the API "${name}", which the configuration does not define${guess ? ` (did you mean "${guess}"?)` : ''}: the key opens nothing there`, entry.line);
       } else if (!secured.has(name)) {
         r.fileDiagnostic('warning', 'KEYS_FILE', keys.file, `key "${entry.name}" names the API "${name}", which requires no key (no security.apiKey): anyone may call it`, entry.line);
       }

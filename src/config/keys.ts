@@ -5,7 +5,7 @@
 // Validated against schemas/keys.schema.json (ajv), then the rules the schema cannot say: names
 // and hashes unique. A sha256 value is never quoted in a message: when someone pasted a key in
 // its place, the message would print the key.
-import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
@@ -45,7 +45,7 @@ function validator(): ValidateFunction {
 
 /** The lowercase hex SHA-256 of a key, as the keys file holds it. */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 /** A fresh key: 32 random bytes (256 bits), base64url, after KEY_PREFIX. */
