@@ -10,7 +10,7 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   ['certs'],
   ['config'],
-  ['backend'],
+  ['backend', 'limits'],
   ['snapshot'],
   ['proxy', 'reload'],
   ['admin'],
