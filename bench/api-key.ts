@@ -7,7 +7,8 @@
 import { parseArgs } from 'node:util';
 import { KeyRing, newApiKey } from '../src/config/keys.js';
 import type { ApiKeyEntry } from '../src/config/keys.js';
-import { checkApiKey } from '../src/proxy/security.js';
+import { checkCredentials } from '../src/proxy/security.js';
+import type { Verdict } from '../src/proxy/verdict.js';
 import type { ApiRuntime } from '../src/snapshot/snapshot.js';
 import { median } from './common.js';
 
@@ -17,15 +18,15 @@ const key = newApiKey();
 const entries: ApiKeyEntry[] = Array.from({ length: 999 }, (_, i) => ({ name: `app-${i}`, sha256: newApiKey().sha256, type: 'production', apis: ['Orders'] }));
 entries.push({ name: 'bench', sha256: key.sha256, type: 'production', apis: ['Orders'] });
 const ring = new KeyRing(entries);
-// What checkApiKey reads of an API: its name, version and endpoints.
-const api = { config: { name: 'Orders', version: 'v1' }, production: {}, sandbox: undefined } as unknown as ApiRuntime;
+// What checkCredentials reads of an API: its name, version, security and endpoints.
+const api = { config: { name: 'Orders', version: 'v1', security: { apiKey: { header: 'apikey' } } }, production: {}, sandbox: undefined, jwt: undefined } as unknown as ApiRuntime;
 // The headers of a typical request (curl's, and the key).
 const rawHeaders = ['Host', 'gateway.example:8280', 'User-Agent', 'curl/8.5.0', 'Accept', '*/*', 'apikey', key.key];
 
 const perCheck: number[] = [];
 for (let round = 0; round < Number(values.rounds) + 1; round++) {
   const started = process.cpuUsage();
-  for (let i = 0; i < checks; i++) if (checkApiKey(api, 'apikey', rawHeaders, ring).kind !== 'allowed') throw new Error('the key was refused');
+  for (let i = 0; i < checks; i++) if ((checkCredentials(api, rawHeaders, ring) as Verdict).kind !== 'allowed') throw new Error('the key was refused');
   const used = process.cpuUsage(started);
   // The first round warms the JIT up.
   if (round > 0) perCheck.push((used.user + used.system) / checks);

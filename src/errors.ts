@@ -157,6 +157,14 @@ export const CODES = {
     meaning: 'The API keys file (keys.file) has an entry that cannot be used: a key missing or unknown, a sha256 that is not 64 lowercase hex digits (or is a key pasted in its place), a type other than production or sandbox, a name or a key given twice.',
     fix: 'Fix the entry at the line given; `gatehouse key new --name N --type T --apis A` prints a new key and the entry to paste. The file holds hashes only: never write a key in it.',
   },
+  JWKS_FILE: {
+    meaning: "A JWKS (security.jwt.jwks) cannot be used: the file cannot be read or is not a JSON Web Key Set, a key is not a usable public key, a key is symmetric (kty oct), or the set holds private key material.",
+    fix: "Put the issuer's public JWKS at the path given (relative to the configuration file's folder): the document its jwks_uri serves. The message names the key by its position and kid.",
+  },
+  JWKS_FETCH: {
+    meaning: "An https:// jwks URL could not be fetched or did not answer a JSON Web Key Set: unreachable, untrusted, a status other than 200, or a body that is not a key set. The last good set keeps verifying tokens; /status says since when it is stale.",
+    fix: "Check the URL, and that jwt.certificate names the certificate the issuer is trusted by (as an endpoint's certificate); the message says what failed.",
+  },
   CONFIG_ADMIN_TOKEN: {
     meaning: 'admin.address is reachable from other machines (not 127.0.0.1, ::1 or localhost) and admin.token is empty: /status and POST /reload would be open to the network.',
     fix: 'Set admin.token (from an environment variable: token: ${GATEHOUSE_ADMIN_TOKEN}), or bind admin.address to 127.0.0.1.',
@@ -219,13 +227,18 @@ export const CODES = {
   },
   UNAUTHENTICATED: {
     status: 401,
-    meaning: "The API requires a credential (security.apiKey) and the request has none, more than one, or one that is not a key of the keys file; the response's WWW-Authenticate names the header.",
-    fix: 'Send the key in the header the API names (apikey unless security.apiKey.header says otherwise); a new key comes from `gatehouse key new` and its entry in keys.file.',
+    meaning: "The API requires a credential (security.apiKey, security.jwt) and the request has none, more than one, a key that is not one of the keys file, or a token that does not verify (signature, issuer, audience, expiry, not-before, algorithm); the response's WWW-Authenticate says which credential the API takes and, for a token, what is wrong with it.",
+    fix: 'Send the key in the header the API names (apikey unless security.apiKey.header says otherwise), or a fresh token of the issuer as Authorization: Bearer <token>; a new key comes from `gatehouse key new` and its entry in keys.file.',
   },
   FORBIDDEN: {
     status: 403,
-    meaning: "The credential is valid, but may not call this API: the key's apis do not list it, or it is a sandbox key and the API has no sandbox endpoint (a sandbox key is never sent to production).",
+    meaning: "The credential is valid, but may not call this API: the key's apis do not list it, it is a sandbox key or token and the API has no sandbox endpoint (never sent to production instead), or the token's key type claim is neither PRODUCTION nor SANDBOX.",
     fix: "Add the API's name to the key's apis in the keys file, or give the API a sandbox endpoint; the access line names the key.",
+  },
+  JWKS_UNAVAILABLE: {
+    status: 503,
+    meaning: "The API takes JWTs whose keys come from an https:// jwks URL, and the gateway has no key set yet: the first fetch failed (the message says why). A set fetched once is kept while the issuer is unreachable, so this happens only before the first success.",
+    fix: "Make the jwks URL reachable and trusted (jwt.certificate); the gateway fetches it again on the next request with a token, at most every few seconds. /status shows the fetch's last error.",
   },
   NO_ROUTE: {
     status: 404,

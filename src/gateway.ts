@@ -19,6 +19,7 @@ import { Reloader } from './reload/reloader.js';
 import { stopServing } from './shutdown.js';
 import { SnapshotHolder } from './snapshot/holder.js';
 import { HealthChecks } from './snapshot/health.js';
+import { JwksRefresher } from './snapshot/jwks.js';
 import { openSnapshot, retireSnapshot } from './snapshot/snapshot.js';
 import { workerCount } from './workers/count.js';
 import { startPrimary } from './workers/primary.js';
@@ -85,6 +86,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   for (const result of ['applied', 'rejected', 'unchanged'] as const) reloader.on(result, () => metrics.reloaded(result));
   const stopExpiryLines = watchExpiry(holder, logger, options.expiryCheckIntervalMs);
   const health = new HealthChecks(holder, logger);
+  const jwks = new JwksRefresher(holder, logger);
   let stopping = false;
   try {
     const clients = await listeners.openClients((proto) =>
@@ -114,6 +116,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
         stopping = true;
         stopExpiryLines();
         health.stop();
+        jwks.stop();
         stopped ??= stopServing({
           serving: listeners,
           holder,
@@ -135,6 +138,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
         aborting.abort();
         stopExpiryLines();
         health.stop();
+        jwks.stop();
         // Not awaited: a reload in progress (a preflight's handshakes) must not hold the exit up.
         void reloader.close().catch(() => undefined);
         await listeners.closeAll();
@@ -147,6 +151,7 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
   } catch (error) {
     stopExpiryLines();
     health.stop();
+    jwks.stop();
     await reloader.close();
     await listeners.closeAll();
     await retireSnapshot(holder.current, undefined, 0);

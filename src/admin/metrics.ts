@@ -45,11 +45,11 @@ interface EndpointSeries {
   sent: number;
   /** Backend failures by code (BACKEND_*, CERTIFICATE_PENDING). */
   readonly errors: Map<string, number>;
-  /** Requests to a secured API by outcome (AUTH_OUTCOMES): allowed, unauthenticated, forbidden. */
+  /** Requests to a secured API by outcome (AUTH_OUTCOMES): allowed, unauthenticated, forbidden, unavailable. */
   readonly auth: Float64Array;
 }
 
-const AUTH_OUTCOMES = ['allowed', 'unauthenticated', 'forbidden'] as const;
+const AUTH_OUTCOMES = ['allowed', 'unauthenticated', 'forbidden', 'unavailable'] as const;
 
 const STATUS_CLASSES = ['client_closed', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -116,7 +116,7 @@ export class RequestMetrics implements RequestObserver {
     registry.registerMetric(
       collector(
         'gatehouse_auth_requests_total',
-        'Requests to APIs that require a credential, by API, version and outcome: allowed, unauthenticated (401), forbidden (403). A refused request has no endpoint: the series of an API sum its endpoints.',
+        'Requests to APIs that require a credential, by API, version and outcome: allowed, unauthenticated (401), forbidden (403), unavailable (503: a JWT API whose jwks URL was never fetched). A refused request has no endpoint: the series of an API sum its endpoints.',
         'counter',
         () => {
           const byApi = new Map<string, { labels: Labels; counts: number[] }>();
@@ -147,7 +147,7 @@ export class RequestMetrics implements RequestObserver {
     series.byClass[statusClass]!++;
     record(series.duration, request.durationMs / 1000);
     if (request.upstreamMs !== undefined) record(series.backend, request.upstreamMs / 1000);
-    if (request.auth !== undefined) series.auth[request.auth === 'allowed' ? 0 : request.auth === 'unauthenticated' ? 1 : 2]!++;
+    if (request.auth !== undefined) series.auth[AUTH_OUTCOMES.indexOf(request.auth)]!++;
     series.received += request.bytesReceived;
     series.sent += request.bytesSent;
     if (code !== undefined && (code.startsWith('BACKEND_') || code === 'CERTIFICATE_PENDING' || code === 'NO_BACKEND_AVAILABLE')) series.errors.set(code, (series.errors.get(code) ?? 0) + 1);

@@ -11,6 +11,7 @@ import { certificateUsers, targetsOf, isPending } from '../config/usage.js';
 import { errorsAndWarnings } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
 import type { ReloadOutcome } from '../reload/reloader.js';
+import type { RemoteJwksState } from '../snapshot/jwks.js';
 import type { ApiRuntime, EndpointRuntime, Snapshot } from '../snapshot/snapshot.js';
 import { daysLeft } from '../time.js';
 import { VERSION } from '../version.js';
@@ -60,6 +61,25 @@ export interface StatusDocument {
   readonly lastRejection: Record<string, unknown> | null;
   readonly apis: readonly ApiStatus[];
   readonly certificates: readonly CertificateFileStatus[];
+  /** The JWT issuers' key sets (security.jwt.jwks): a URL's fetches (ok, stale: the last good set serves, unavailable), a file's keys. */
+  readonly jwks: readonly JwksStatus[];
+}
+
+export type JwksStatus = RemoteJwksState | { readonly file: string; readonly state: 'ok'; readonly keys: number };
+
+/** The state of every key set the snapshot uses; a URL's as this process fetched it. */
+export function jwksStatusOf(snapshot: Snapshot): JwksStatus[] {
+  const out: JwksStatus[] = [];
+  const files = new Set<string>();
+  for (const api of snapshot.config.apis) {
+    const source = api.security?.jwt?.jwks;
+    if (source?.kind === 'file' && !files.has(source.file)) {
+      files.add(source.file);
+      out.push({ file: source.file, state: 'ok', keys: source.set.keys.length });
+    }
+  }
+  for (const keys of snapshot.jwks.values()) if (keys.remote) out.push(keys.remote.state());
+  return out;
 }
 
 export interface ReloadHistory {
@@ -103,6 +123,7 @@ export async function statusOf(snapshot: Snapshot, reloads: ReloadHistory, nowMs
         : null,
     apis,
     certificates,
+    jwks: jwksStatusOf(snapshot),
   };
 }
 

@@ -15,12 +15,12 @@ import { parseAddress } from './address.js';
 import { parseDuration, parseSize } from './durations.js';
 import { hostnameProblem } from './hostname-rule.js';
 import type { Reporter } from './reporter.js';
-import { certificateOf, clientCertificateOf, endpointPointer, endpointTargets, resolveSetting, resolveSuspend, targetOf } from './resolve.js';
+import { certificateOf, clientCertificateOf, endpointPointer, endpointTargets, isJwksUrl, resolveSetting, resolveSuspend, securityOf, targetOf } from './resolve.js';
 import type { TargetRef } from './resolve.js';
 import { versionRange } from './tls.js';
 import { certificateUsers, misspeltAlias, targetsOf } from './usage.js';
 import type { HostnameVerifier } from '../certs/hostname.js';
-import type { ApiConfig, ClientCertificate, KeysConfig, SecurityConfig, DocumentSecurity, EndpointConfig, EndpointRole, TargetConfig, GatewayConfig, GatewayDocument, HttpsListenerConfig, TlsVersion } from './types.js';
+import type { ApiConfig, ClientCertificate, KeysConfig, SecurityConfig, DocumentJwt, JwksFile, JwksSource, JwtConfig, EndpointConfig, EndpointRole, TargetConfig, GatewayConfig, GatewayDocument, HttpsListenerConfig, TlsVersion } from './types.js';
 
 export interface CompileInput {
   readonly file: string;
@@ -36,6 +36,8 @@ export interface CompileInput {
   readonly configSha256: string;
   /** keys.file, read and parsed by load.ts (its errors are the reporter's already). */
   readonly keys?: KeysConfig;
+  /** The JWKS files security.jwt names, read and parsed by load.ts, by absolute path. */
+  readonly jwksFiles?: ReadonlyMap<string, JwksFile>;
 }
 
 /** Returns the configuration, or undefined when the reporter holds errors. */
@@ -46,7 +48,7 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
 
   const apis: ApiConfig[] = doc.apis.map((api, i) => {
     const before = compiledApis.get(api);
-    if (before && before.document === doc && sameTrust(before.api, files.byAlias)) {
+    if (before && before.document === doc && sameTrust(before.api, files.byAlias) && sameJwks(before.api, input.jwksFiles, files.byAlias)) {
       r.diagnostics.push(...before.diagnostics);
       return before.api;
     }
@@ -63,14 +65,15 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
       ...(sandbox ? { sandbox } : {}),
       ...(api.resources ? { resources: api.resources.map((res) => ({ path: res.path, methods: [...res.methods] })) } : {}),
       ...(api.maxBodySize !== undefined ? { maxBodyBytes: parseSize(api.maxBodySize)! } : {}),
-      ...compileSecurity(api.security ?? doc.defaults.security),
+      ...compileSecurity(input, i, files.byAlias, r),
     };
     // An endpoint waiting for a file is compiled every time: its warning names the folder's aliases.
     const waiting = [compiled.production, compiled.sandbox].some((e) => e?.targets.some((t) => t.pendingAliases.length > 0));
     if (!waiting && input.certificates.error === undefined) compiledApis.set(api, { document: doc, api: compiled, diagnostics: r.diagnostics.slice(from) });
     return compiled;
   });
-  const endpoints = targetsOf({ apis });
+  // The JWKS URLs are reached as endpoints are: their certificates are used, expire and count in the revision alike.
+  const endpoints = [...targetsOf({ apis }), ...jwksTargetsOf(apis)];
   const users = certificateUsers(endpoints);
   const usedBy = (alias: string): string => (users.get(alias) ?? []).map((e) => e.path).join(', ');
 
@@ -168,9 +171,86 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
 }
 
 /** An API's security as the proxy uses it; nothing for an open API (no section, or `{}`). */
-function compileSecurity(security: DocumentSecurity | undefined): { security?: SecurityConfig } {
-  if (!security?.apiKey) return {};
-  return { security: { apiKey: { header: security.apiKey.header.toLowerCase() } } };
+function compileSecurity(input: CompileInput, i: number, byAlias: Map<string, CertificateFile[]>, r: Reporter): { security?: SecurityConfig } {
+  const { security, pointer } = securityOf(input.document, i);
+  const jwt = security?.jwt ? compileJwt(input, i, security.jwt, `${pointer}/jwt`, byAlias, r) : undefined;
+  if (!security?.apiKey && !jwt) return {};
+  return { security: { ...(security?.apiKey ? { apiKey: { header: security.apiKey.header.toLowerCase() } } : {}), ...(jwt ? { jwt } : {}) } };
+}
+
+/** security.jwt: durations in seconds, the audience a list, the JWKS file read or the URL as a target. Undefined when its file could not be read (load.ts said why). */
+function compileJwt(input: CompileInput, i: number, jwt: DocumentJwt, pointer: string, byAlias: Map<string, CertificateFile[]>, r: Reporter): JwtConfig | undefined {
+  let jwks: JwksSource | undefined;
+  if (isJwksUrl(jwt.jwks)) {
+    jwks = { kind: 'url', url: jwt.jwks, refreshMs: parseDuration(jwt.jwksRefresh)!, target: compileJwksTarget(input, i, jwt, pointer, byAlias, r) };
+  } else {
+    jwks = input.jwksFiles?.get(path.resolve(path.dirname(input.file), jwt.jwks));
+  }
+  if (!jwks) return undefined;
+  return {
+    issuer: jwt.issuer,
+    ...(jwt.audience !== undefined ? { audience: typeof jwt.audience === 'string' ? [jwt.audience] : [...jwt.audience] } : {}),
+    ...(jwt.keyTypeClaim !== undefined ? { keyTypeClaim: jwt.keyTypeClaim } : {}),
+    clockToleranceS: parseDuration(jwt.clockTolerance)! / 1000,
+    algorithms: [...jwt.algorithms],
+    jwks,
+  };
+}
+
+/**
+ * How an https:// jwks URL is reached: as an endpoint of the API would be, with defaults.tls and
+ * defaults.timeouts, trusting jwt.certificate (then not the system roots, as an endpoint with a
+ * certificate) or else the system roots.
+ */
+function compileJwksTarget(input: CompileInput, i: number, jwt: DocumentJwt, pointer: string, byAlias: Map<string, CertificateFile[]>, r: Reporter): TargetConfig {
+  const { defaults } = input.document;
+  const api = input.document.apis[i]!;
+  const url = new URL(jwt.jwks);
+  const alias = jwt.certificate;
+  const found = alias !== undefined ? byAlias.get(alias) : undefined;
+  if (alias !== undefined && found && found.length > 1) {
+    r.error('CONFIG_ALIAS', `${pointer}/certificate`, `alias "${alias}" is ambiguous: ${found.map((f) => relativeToConfig(input, f.path)).join(' and ')} both carry it; keep one`);
+  }
+  const pending = alias !== undefined && !found && !input.certificates.files.some((f) => f.alias === alias);
+  if (pending && input.certificates.error === undefined) {
+    r.warning('CERT_PENDING', `${pointer}/certificate`, `no file for certificate alias "${alias}" in ${relativeToConfig(input, input.certsDirectory)}/ yet: the JWKS at ${jwt.jwks} is not fetched (tokens answer 503 JWKS_UNAVAILABLE) until it appears`, 'key');
+  }
+  const protocols = defaults.tls.protocols;
+  return {
+    role: 'production',
+    path: r.path(pointer),
+    pointer: `${pointer}/jwks`,
+    api: { name: api.name, version: api.version },
+    name: `${api.name} ${api.version} jwks`,
+    description: `the JWKS of API "${api.name}" version ${api.version} (${jwt.jwks})`,
+    index: 0,
+    weight: 1,
+    url: jwt.jwks,
+    protocol: 'https:',
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: Number(url.port) || 443,
+    origin: url.origin,
+    basePath: url.pathname + url.search,
+    certificateAliases: alias !== undefined ? [alias] : [],
+    certificates: found?.length === 1 ? [found[0]!] : [],
+    pendingAliases: pending ? [alias] : [],
+    tls: { protocols, ...versionRange(protocols), ...(defaults.tls.ciphers !== undefined ? { ciphers: defaults.tls.ciphers } : {}), hostnameVerifier: defaults.tls.hostnameVerifier, trustSystemCAs: alias === undefined },
+    timeouts: { connectMs: parseDuration(defaults.timeouts.connect)!, socketMs: parseDuration(defaults.timeouts.socket)! },
+    headers: { removeAuthorization: true, forwarded: false, preserveHost: false },
+  };
+}
+
+function jwksTargetsOf(apis: readonly ApiConfig[]): TargetConfig[] {
+  const jwks = apis.map((api) => api.security?.jwt?.jwks);
+  return jwks.flatMap((source) => (source?.kind === 'url' ? [source.target] : []));
+}
+
+/** The API's JWKS, if it has one, is what it was when compiled: the same file bytes, or the same certificate for its URL. */
+function sameJwks(api: ApiConfig, files: ReadonlyMap<string, JwksFile> | undefined, byAlias: ReadonlyMap<string, readonly CertificateFile[]>): boolean {
+  const jwks = api.security?.jwt?.jwks;
+  if (!jwks) return true;
+  if (jwks.kind === 'url') return sameFiles(jwks.target, byAlias);
+  return files?.get(jwks.file)?.sha256 === jwks.sha256;
 }
 
 /** A key for an API the configuration does not define opens nothing: said, so that a typo does not go unseen. */
@@ -215,15 +295,19 @@ const compiledApis = new WeakMap<object, { readonly document: GatewayDocument; r
 
 /** Each of the API's aliases has one file, the very one it had when compiled. */
 function sameTrust(api: ApiConfig, byAlias: ReadonlyMap<string, readonly CertificateFile[]>): boolean {
-  const same = (target: TargetConfig) =>
+  // A client certificate's files are read again by every load (they are a few): compiled again.
+  const reusable = (target: TargetConfig) => sameFiles(target, byAlias) && target.clientCertificate === undefined;
+  return api.production.targets.every(reusable) && (api.sandbox === undefined || api.sandbox.targets.every(reusable));
+}
+
+function sameFiles(target: TargetConfig, byAlias: ReadonlyMap<string, readonly CertificateFile[]>): boolean {
+  return (
     target.certificates.length === target.certificateAliases.length &&
     target.certificates.every((file, k) => {
       const now = byAlias.get(target.certificateAliases[k]!);
       return now?.length === 1 && now[0] === file;
-    });
-  // A client certificate's files are read again by every load (they are a few): compiled again.
-  const reusable = (target: TargetConfig) => same(target) && target.clientCertificate === undefined;
-  return api.production.targets.every(reusable) && (api.sandbox === undefined || api.sandbox.targets.every(reusable));
+    })
+  );
 }
 
 /** A file read again as the same bytes (certs/read.ts) under the same path is the same CertificateFile object. */
@@ -484,5 +568,6 @@ function revisionOf(input: CompileInput, endpoints: readonly TargetConfig[], htt
   }
   if (https) for (const b of keyPairBytes(https.credentials)) hash.update('\0').update(createHash('sha256').update(b).digest('hex'));
   if (input.keys) hash.update(`\0keys\0${input.keys.sha256}`);
+  for (const [file, jwks] of [...(input.jwksFiles ?? [])].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(`\0jwks\0${file}\0${jwks.sha256}`);
   return hash.digest('hex');
 }

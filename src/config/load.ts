@@ -12,8 +12,9 @@ import { hasErrors, sortDiagnostics } from '../diagnostics.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { deepFreeze } from '../freeze.js';
 import { compileConfig } from './compile.js';
+import { parseJwks } from './jwks.js';
 import { parseKeysFile } from './keys.js';
-import { clientCertificateAliases } from './resolve.js';
+import { clientCertificateAliases, isJwksUrl, securityOf } from './resolve.js';
 import { interpolate } from './interpolate.js';
 import type { Environment } from './interpolate.js';
 import { formatOf, parseConfigText } from './parse.js';
@@ -23,7 +24,7 @@ import { SourceMap } from './source-map.js';
 import type { Position } from './source-map.js';
 import { checkRules } from './rules.js';
 import { validateSchema } from './schema.js';
-import type { GatewayConfig, GatewayDocument, KeysConfig } from './types.js';
+import type { GatewayConfig, GatewayDocument, JwksFile, KeysConfig } from './types.js';
 
 /**
  * A configuration is a few kilobytes; a thousand APIs is about 250 KB. The cap also bounds the
@@ -118,6 +119,7 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
   for (const alias of clientCertificateAliases(document)) clientFiles.set(alias, await readKeyPairFiles(certsDirectory, alias));
 
   const keys = document.keys ? await readKeysFile(path.resolve(path.dirname(file), document.keys.file), reporter) : undefined;
+  const jwksFiles = await readJwksFiles(file, document, reporter);
 
   const config = compileConfig(
     {
@@ -127,6 +129,7 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
       certificates,
       ...(listenerFiles ? { listenerFiles } : {}),
       ...(keys ? { keys } : {}),
+      jwksFiles,
       clientFiles,
       nowMs: options.nowMs ?? Date.now(),
       configSha256,
@@ -151,6 +154,32 @@ async function readKeysFile(file: string, reporter: Reporter): Promise<KeysConfi
   reporter.diagnostics.push(...parsed.diagnostics);
   if (!parsed.entries) return undefined;
   return { file, sha256: createHash('sha256').update(read.bytes).digest('hex'), entries: parsed.entries };
+}
+
+/**
+ * The JWKS files the APIs' security.jwt names (a URL is fetched by the gateway, not here), by
+ * absolute path; each problem goes to the reporter at its line. Like the keys file, a JWKS file
+ * that cannot be read stops the load: the old keys keep verifying tokens.
+ */
+async function readJwksFiles(file: string, document: GatewayDocument, reporter: Reporter): Promise<Map<string, JwksFile>> {
+  const files = new Map<string, JwksFile>();
+  const seen = new Set<string>();
+  for (let i = 0; i < document.apis.length; i++) {
+    const jwks = securityOf(document, i).security?.jwt?.jwks;
+    if (jwks === undefined || isJwksUrl(jwks)) continue;
+    const absolute = path.resolve(path.dirname(file), jwks);
+    if (seen.has(absolute)) continue;
+    seen.add(absolute);
+    const read = await readConfigFile(absolute, '');
+    if ('error' in read) {
+      reporter.fileDiagnostic('error', 'JWKS_FILE', absolute, `cannot read the JWKS file: ${read.error} (security.jwt.jwks is relative to the configuration file's folder)`);
+      continue;
+    }
+    const parsed = parseJwks(read.bytes.toString('utf8'), absolute);
+    reporter.diagnostics.push(...parsed.diagnostics);
+    if (parsed.set) files.set(absolute, { kind: 'file', file: absolute, sha256: createHash('sha256').update(read.bytes).digest('hex'), set: parsed.set });
+  }
+  return files;
 }
 
 /** Parse → ${VAR} → schema → rules: the stages that depend on the configuration file only. */

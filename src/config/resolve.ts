@@ -2,7 +2,7 @@
 // targets), else its API, else `defaults` (which the schema filled in). A v1 endpoint is its own
 // one target. Each value carries the pointer where it was written, so that a rule about an
 // effective value points at the line that set it.
-import type { DocumentTarget, EndpointRole, GatewayDocument } from './types.js';
+import type { DocumentSecurity, DocumentTarget, EndpointRole, GatewayDocument } from './types.js';
 
 export type SettingGroup = 'timeouts' | 'tls' | 'headers';
 
@@ -119,4 +119,15 @@ export function* settingSections(doc: GatewayDocument, group: SettingGroup): Gen
       }
     }
   }
+}
+
+/** The security in effect for API `i`: its own (which replaces the default's whole), else defaults.security. */
+export function securityOf(doc: GatewayDocument, i: number): { readonly security: DocumentSecurity | undefined; readonly pointer: string } {
+  const own = doc.apis[i]!.security;
+  return own ? { security: own, pointer: `/apis/${i}/security` } : { security: doc.defaults.security, pointer: '/defaults/security' };
+}
+
+/** Whether security.jwt.jwks names a URL to fetch (else a file). */
+export function isJwksUrl(jwks: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(jwks);
 }

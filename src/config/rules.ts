@@ -4,7 +4,7 @@ import { createSecureContext } from 'node:tls';
 import { addressesOverlap, formatAddress, isLoopbackHost, parseAddress, parseProxyEntry } from './address.js';
 import { isUnitless, parseDuration } from './durations.js';
 import type { Reporter } from './reporter.js';
-import { certificateOf, clientCertificateOf, documentEndpoints, documentTargets, endpointPointer, endpointTargets, resolveSetting, resolveSuspend, settingSections, targetOf } from './resolve.js';
+import { certificateOf, clientCertificateOf, documentEndpoints, documentTargets, endpointPointer, endpointTargets, isJwksUrl, resolveSetting, resolveSuspend, settingSections, targetOf } from './resolve.js';
 import type { TargetRef } from './resolve.js';
 import { valuesOf } from './schema.js';
 import type { SchemaNode } from './schema.js';
@@ -30,9 +30,31 @@ function checkSecurity(doc: GatewayDocument, r: Reporter): void {
   const sandboxHeader = doc.routing.sandboxHeader.toLowerCase();
   const places: [string, DocumentSecurity | undefined][] = [['/defaults/security', doc.defaults.security], ...doc.apis.map((api, i): [string, DocumentSecurity | undefined] => [`/apis/${i}/security`, api.security])];
   for (const [pointer, security] of places) {
+    if (security?.jwt) checkJwt(security, `${pointer}/jwt`, r);
     if (!security?.apiKey) continue;
     if (!doc.keys) r.error('CONFIG_MISSING_KEY', `${pointer}/apiKey`, 'an API key is required, and no keys file is given: add keys: { file: ./keys.yaml } (see docs/security.md; `gatehouse key new` makes the entries)', 'key');
     if (security.apiKey.header.toLowerCase() === sandboxHeader) r.error('CONFIG_INVALID_VALUE', `${pointer}/apiKey/header`, `the key's header is routing.sandboxHeader (${doc.routing.sandboxHeader}): choose another one`);
+  }
+}
+
+/** A JWKS comes over https or from a file; its certificate is for a URL; a key and a token do not share a header. */
+function checkJwt(security: DocumentSecurity, pointer: string, r: Reporter): void {
+  const jwt = security.jwt!;
+  if (isJwksUrl(jwt.jwks)) {
+    let url: URL | undefined;
+    try {
+      url = new URL(jwt.jwks);
+    } catch {
+      r.error('CONFIG_URL', `${pointer}/jwks`, `must be an https:// URL like https://idp.example.com/oauth2/jwks, or a file (got ${JSON.stringify(jwt.jwks)})`);
+    }
+    if (url && url.protocol !== 'https:') {
+      r.error('CONFIG_URL', `${pointer}/jwks`, `must be an https:// URL, or a file: keys fetched over ${url.protocol}// could be replaced on the way, and with them every token accepted (got ${JSON.stringify(jwt.jwks)})`);
+    }
+  } else if (jwt.certificate !== undefined) {
+    r.error('CONFIG_INVALID_VALUE', `${pointer}/certificate`, `applies to an https:// jwks URL; ${JSON.stringify(jwt.jwks)} is a file, trusted as it is: remove certificate`, 'key');
+  }
+  if (security.apiKey?.header.toLowerCase() === 'authorization') {
+    r.error('CONFIG_INVALID_VALUE', `${pointer.replace(/\/jwt$/, '')}/apiKey/header`, 'the key\'s header is Authorization, where the API\'s JWTs come (Authorization: Bearer): choose another one, like apikey');
   }
 }
 

@@ -2,8 +2,9 @@
 // logs as changed, and what `gatehouse plan` compares. One shape for the three, so that a
 // running gateway and a file on disk can be compared field by field.
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import type { CertificateFile, CertificateInfo } from '../certs/types.js';
-import type { ApiConfig, ClientCertificate, EndpointConfig, GatewayConfig, TargetConfig } from './types.js';
+import type { ApiConfig, ClientCertificate, EndpointConfig, GatewayConfig, SecurityConfig, TargetConfig } from './types.js';
 
 export interface CertificateSummary {
   readonly subject: string;
@@ -65,7 +66,14 @@ export interface ApiSummary {
   /** "GET,PUT /order/{orderId}", or absent when every path is allowed. */
   readonly resources?: readonly string[];
   readonly maxBodyBytes?: number;
+  /** Who may call it: absent for an open API. A JWKS file is named by its file name (a checkout and a container differ in folders). */
+  readonly security?: SecuritySummary;
   readonly endpoints: { readonly production: EndpointSummary; readonly sandbox?: EndpointSummary };
+}
+
+export interface SecuritySummary {
+  readonly apiKey?: { readonly header: string };
+  readonly jwt?: { readonly issuer: string; readonly audience?: readonly string[]; readonly jwks: string; readonly keyTypeClaim?: string; readonly algorithms: readonly string[] };
 }
 
 export interface ConfigSummary {
@@ -127,10 +135,29 @@ export function summarizeApi(api: ApiConfig): ApiSummary {
     default: api.isDefault,
     ...(api.resources ? { resources: api.resources.map((r) => `${r.methods.join(',')} ${r.path}`) } : {}),
     ...(api.maxBodyBytes !== undefined ? { maxBodyBytes: api.maxBodyBytes } : {}),
+    ...(api.security ? { security: summarizeSecurity(api.security) } : {}),
     endpoints: {
       production: summarizeEndpoint(api.production),
       ...(api.sandbox ? { sandbox: summarizeEndpoint(api.sandbox) } : {}),
     },
+  };
+}
+
+function summarizeSecurity(security: SecurityConfig): SecuritySummary {
+  const jwt = security.jwt;
+  return {
+    ...(security.apiKey ? { apiKey: { header: security.apiKey.header } } : {}),
+    ...(jwt
+      ? {
+          jwt: {
+            issuer: jwt.issuer,
+            ...(jwt.audience ? { audience: jwt.audience } : {}),
+            jwks: jwt.jwks.kind === 'url' ? jwt.jwks.url : path.basename(jwt.jwks.file),
+            ...(jwt.keyTypeClaim !== undefined ? { keyTypeClaim: jwt.keyTypeClaim } : {}),
+            algorithms: jwt.algorithms,
+          },
+        }
+      : {}),
   };
 }
 

@@ -95,7 +95,23 @@ export interface DocumentResource {
 /** Who may call an API (SPEC §11). */
 export interface DocumentSecurity {
   apiKey?: { header: string };
+  jwt?: DocumentJwt;
 }
+
+/** security.jwt, with the schema's defaults filled in. */
+export interface DocumentJwt {
+  issuer: string;
+  audience?: string | string[];
+  jwks: string;
+  certificate?: string;
+  jwksRefresh: Duration;
+  keyTypeClaim?: string;
+  clockTolerance: Duration;
+  algorithms: JwtAlgorithm[];
+}
+
+/** The signature algorithms a JWT may use: asymmetric only (schemas/gateway.schema.json). */
+export type JwtAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
 
 export interface DocumentApi {
   name: string;
@@ -267,6 +283,44 @@ export interface ApiConfig {
 export interface SecurityConfig {
   /** The request header that carries an API key, lower-cased (as Node presents header names). */
   readonly apiKey?: { readonly header: string };
+  readonly jwt?: JwtConfig;
+}
+
+/** security.jwt, compiled: what a token must say, and where the keys that sign it are. */
+export interface JwtConfig {
+  readonly issuer: string;
+  /** Absent: the audience is not checked. */
+  readonly audience?: readonly string[];
+  readonly keyTypeClaim?: string;
+  readonly clockToleranceS: number;
+  readonly algorithms: readonly JwtAlgorithm[];
+  readonly jwks: JwksSource;
+}
+
+/** The issuer's public keys: a file read with the configuration, or an https URL the gateway fetches. */
+export type JwksSource = JwksFile | JwksUrl;
+
+export interface JwksFile {
+  readonly kind: 'file';
+  /** Absolute path. */
+  readonly file: string;
+  /** Of the file's bytes: part of the revision. */
+  readonly sha256: string;
+  /** The key set as the file holds it, checked (config/jwks.ts). */
+  readonly set: JsonWebKeySet;
+}
+
+export interface JwksUrl {
+  readonly kind: 'url';
+  readonly url: string;
+  readonly refreshMs: number;
+  /** How the URL is reached: its trust (jwt.certificate), verifier, protocols and timeouts, as an endpoint's. */
+  readonly target: TargetConfig;
+}
+
+/** A JWKS (RFC 7517 §5): public keys, each an object with at least kty. */
+export interface JsonWebKeySet {
+  readonly keys: readonly Readonly<Record<string, unknown>>[];
 }
 
 /** keys.file, read: the entries, and the SHA-256 of the file's bytes (part of the revision). */

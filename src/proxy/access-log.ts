@@ -86,8 +86,8 @@ export interface AccessLine {
   /** The trace id of a valid W3C traceparent (or of the gateway's span, when tracing is on). */
   readonly traceId: string | undefined;
   readonly code: string | undefined;
-  /** The name of the API key the request came with (never the key). */
-  readonly apiKey: string | undefined;
+  /** Who the credential says called: a key by its name, a token by iss and sub (never the credential). */
+  readonly caller: { readonly apiKey: string } | { readonly jwt: { readonly iss: string | undefined; readonly sub: string | undefined } } | undefined;
   /** Rare (failures): serialized in full. */
   readonly detail: Record<string, unknown> | undefined;
 }
@@ -196,7 +196,8 @@ export class AccessLog {
     if (line.upstreamMs !== undefined) text += `,"upstreamMs":${line.upstreamMs}`;
     // A trace id is 32 lower-case hex digits (checked by traceIdOf).
     if (line.traceId !== undefined) text += `,"traceId":"${line.traceId}"`;
-    if (line.apiKey !== undefined) text += `,"apiKey":${JSON.stringify(line.apiKey)}`;
+    const caller = line.caller;
+    if (caller) text += 'apiKey' in caller ? `,"apiKey":${JSON.stringify(caller.apiKey)}` : `,"jwt":${JSON.stringify(caller.jwt)}`;
     if (line.code) text += `,"code":"${line.code}"`;
     if (line.detail) {
       const detail = JSON.stringify(line.detail);

@@ -20,13 +20,14 @@ import { backendFailureMessage, classifyBackendError, errorCode } from '../backe
 import { LATE_TLS_ERROR } from '../backend/tls.js';
 import type { BackendSocket } from '../backend/tls.js';
 import type { RequestCode } from '../errors.js';
-import type { EndpointRuntime, Snapshot, TargetRuntime } from '../snapshot/snapshot.js';
+import type { ApiRuntime, EndpointRuntime, Snapshot, TargetRuntime } from '../snapshot/snapshot.js';
 import type { AccessLine, AccessLog } from './access-log.js';
 import { clientAddress, isTrustedProxy } from './client-address.js';
 import { sendError } from './errors.js';
 import { RequestHeaders, backendRequestHeaders, clientAddressOf, clientResponseHeaders, isValidRequestId } from './headers.js';
 import { normalizePath } from './path.js';
-import { checkApiKey } from './security.js';
+import { checkCredentials } from './security.js';
+import type { Caller, Verdict } from './verdict.js';
 import { parseTraceParent, traceIdOf } from './trace-context.js';
 import type { RequestSpan, TracedExchange, Tracing } from './tracing.js';
 
@@ -51,7 +52,7 @@ export interface CompletedRequest {
   /** From the dispatch to the backend's response headers; undefined when no backend answered. */
   readonly upstreamMs: number | undefined;
   /** For an API that requires a credential: what came of it. */
-  readonly auth: 'allowed' | 'unauthenticated' | 'forbidden' | undefined;
+  readonly auth: Verdict['kind'] | undefined;
 }
 
 /** Told of every response when it is over: the metrics implement it (the proxy knows nothing of them). */
@@ -137,84 +138,111 @@ export function createProxyHandler(options: ProxyOptions): RequestHandler {
         : exchange.refuse('NO_ROUTE', `${route.context} has no default version; call ${route.context}/{version}/... with one of: ${route.versions}`);
     }
     const api = route.target;
-    let endpoint: EndpointRuntime | undefined;
-    const apiKey = api.config.security?.apiKey;
-    if (apiKey) {
-      // A secured API: the key's type chooses the endpoint, whatever the sandbox header says.
-      const verdict = checkApiKey(api, apiKey.header, req.rawHeaders, snapshot.keyRing);
-      exchange.endpoint = api.production;
-      exchange.auth = verdict.kind;
-      if (verdict.kind === 'unauthenticated') return exchange.refuse('UNAUTHENTICATED', verdict.message, ['www-authenticate', verdict.challenge]);
-      exchange.apiKey = verdict.key.entry.name;
-      if (verdict.kind === 'forbidden') return exchange.refuse('FORBIDDEN', verdict.message);
-      endpoint = verdict.endpoint;
-    } else {
-      endpoint = isSandbox(facts.sandbox) ? api.sandbox : api.production;
-    }
-    exchange.endpoint = endpoint ?? api.production;
-    if (!endpoint) {
-      return exchange.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no sandbox endpoint`);
-    }
-    if (api.resources) {
-      // A WebSocket handshake is a GET (RFC 6455 §4.1), and is allowed as one.
-      const allowed = api.resources.match(route.rest, tunnel ? 'GET' : (req.method ?? 'GET'));
-      if (allowed.kind === 'not-listed') {
-        return exchange.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no resource ${clip(route.rest || '/')}`);
-      }
-      if (allowed.kind === 'method') {
-        return exchange.refuse(
-          'METHOD_NOT_ALLOWED',
-          `${req.method} is not allowed on ${clip(route.rest || '/')} of API "${api.config.name}" version ${api.config.version} (allowed: ${allowed.allow})`,
-          ['allow', allowed.allow],
-        );
-      }
-    }
-    // A v1 url is its one target; a group picks among its available targets.
-    const group = endpoint.group;
-    const target = group ? group.pick(Date.now()) : endpoint.config.group ? undefined : endpoint.targets[0]!;
-    if (!target?.pool) {
-      if (group) {
-        exchange.detail = { targets: targetStates(endpoint, Date.now()) };
-        return exchange.refuse('NO_BACKEND_AVAILABLE', `${endpoint.config.description}: no backend is available (every target is suspended or waits for its certificate)`);
-      }
-      const { config } = snapshot;
-      const folder = `${relative(dirname(config.file), config.certs.directory) || '.'}/`;
-      const pending = endpoint.targets.flatMap((t) => t.config.pendingAliases);
-      exchange.detail = { pendingCertificates: pending, hint: explainPending(endpoint.targets[0]!.config, folder, config.inventory.map((f) => f.alias)) };
-      return exchange.refuse('CERTIFICATE_PENDING', `${endpoint.config.description}: the backend's certificate is not installed yet`);
-    }
-
-    const trustedPeer = isTrustedProxy(peer, snapshot.trustedProxies);
-    if (trustedPeer) exchange.client = clientAddress(peer, facts.forwardedFor, snapshot.trustedProxies);
-    exchange.trustedPeer = trustedPeer;
-    const headers = backendRequestHeaders(req.rawHeaders, target.headerPlan, requestId, peer, options.proto, trustedPeer, exchange.span?.traceparent);
-    // Two Host lines: which one names the target is anyone's guess (RFC 9112 §3.2), so neither is sent on.
-    if (!headers) return exchange.refuse('INVALID_HOST', 'the request has more than one Host header', CLOSE);
-    const hasBody = facts.contentLength !== undefined ? facts.contentLength !== '0' : facts.transferEncoding !== undefined;
-    let body: BodyCounter | null = null;
-    if (hasBody) {
-      const limit = api.config.maxBodyBytes;
-      const declared = facts.contentLength;
-      if (limit !== undefined && declared !== undefined && Number(declared) > limit) {
-        return exchange.refuse('PAYLOAD_TOO_LARGE', `the body is ${declared} bytes; API "${api.config.name}" version ${api.config.version} accepts at most ${limit}`, CLOSE);
-      }
-      // Counted as it streams (bytesReceived), and held to the API's limit when the length is not declared.
-      body = countedBody(req, declared === undefined ? limit : undefined);
-      exchange.body = body;
-    }
-    // Kept for a retry: another target of the group prepends its own base path.
-    exchange.rest = route.rest;
-    exchange.query = queryAt === -1 ? '' : url.slice(queryAt);
-    exchange.dispatch(target, {
-      origin: target.config.origin,
-      path: backendPath(target, exchange.rest, exchange.query),
-      method: req.method ?? 'GET',
-      headers,
-      body,
-      // undici writes Connection: upgrade and Upgrade: websocket, and hands the socket over after a 101.
-      ...(tunnel ? { upgrade: 'websocket' } : {}),
+    const rest = route.rest;
+    if (!api.config.security) return forward(exchange, snapshot, api, rest, isSandbox(facts.sandbox) ? api.sandbox : api.production, tunnel, facts, url, queryAt);
+    // A secured API: the credential's type chooses the endpoint, whatever the sandbox header says.
+    exchange.endpoint = api.production;
+    const verdict = checkCredentials(api, req.rawHeaders, snapshot.keyRing);
+    if (!(verdict instanceof Promise)) return admit(exchange, snapshot, api, rest, verdict, tunnel, facts, url, queryAt);
+    // A JWT: the rest waits for its signature (the request's body, unread, waits in the socket).
+    void verdict.then((v) => {
+      // The client may have gone meanwhile: its access line is written (499), nothing is sent.
+      if (!exchange.res.destroyed) admit(exchange, snapshot, api, rest, v, tunnel, facts, url, queryAt);
     });
   };
+}
+
+/** A secured API's request, once its credential is checked: refused, or forwarded to the endpoint its type chose. */
+function admit(exchange: Exchange, snapshot: Snapshot, api: ApiRuntime, rest: string, verdict: Verdict, tunnel: boolean, facts: RequestHeaders, url: string, queryAt: number): void {
+  exchange.auth = verdict.kind;
+  if (verdict.kind === 'unavailable') return exchange.refuse('JWKS_UNAVAILABLE', verdict.message);
+  exchange.caller = verdict.caller;
+  if (verdict.kind === 'unauthenticated') return exchange.refuse('UNAUTHENTICATED', verdict.message, challengeHeaders(verdict.challenge));
+  if (verdict.kind === 'forbidden') return exchange.refuse('FORBIDDEN', verdict.message);
+  forward(exchange, snapshot, api, rest, verdict.endpoint, tunnel, facts, url, queryAt);
+}
+
+function challengeHeaders(challenges: readonly string[]): string[] {
+  return challenges.flatMap((challenge) => ['www-authenticate', challenge]);
+}
+
+/** The request, routed and allowed: checked against the endpoint's resources and limits, and sent to a target. */
+function forward(
+  exchange: Exchange,
+  snapshot: Snapshot,
+  api: ApiRuntime,
+  rest: string,
+  endpoint: EndpointRuntime | undefined,
+  tunnel: boolean,
+  facts: RequestHeaders,
+  url: string,
+  queryAt: number,
+): void {
+  const { req, options } = exchange;
+  const peer = exchange.peer;
+  exchange.endpoint = endpoint ?? api.production;
+  if (!endpoint) {
+    return exchange.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no sandbox endpoint`);
+  }
+  if (api.resources) {
+    // A WebSocket handshake is a GET (RFC 6455 §4.1), and is allowed as one.
+    const allowed = api.resources.match(rest, tunnel ? 'GET' : (req.method ?? 'GET'));
+    if (allowed.kind === 'not-listed') {
+      return exchange.refuse('NO_ROUTE', `API "${api.config.name}" version ${api.config.version} has no resource ${clip(rest || '/')}`);
+    }
+    if (allowed.kind === 'method') {
+      return exchange.refuse(
+        'METHOD_NOT_ALLOWED',
+        `${req.method} is not allowed on ${clip(rest || '/')} of API "${api.config.name}" version ${api.config.version} (allowed: ${allowed.allow})`,
+        ['allow', allowed.allow],
+      );
+    }
+  }
+  // A v1 url is its one target; a group picks among its available targets.
+  const group = endpoint.group;
+  const target = group ? group.pick(Date.now()) : endpoint.config.group ? undefined : endpoint.targets[0]!;
+  if (!target?.pool) {
+    if (group) {
+      exchange.detail = { targets: targetStates(endpoint, Date.now()) };
+      return exchange.refuse('NO_BACKEND_AVAILABLE', `${endpoint.config.description}: no backend is available (every target is suspended or waits for its certificate)`);
+    }
+    const { config } = snapshot;
+    const folder = `${relative(dirname(config.file), config.certs.directory) || '.'}/`;
+    const pending = endpoint.targets.flatMap((t) => t.config.pendingAliases);
+    exchange.detail = { pendingCertificates: pending, hint: explainPending(endpoint.targets[0]!.config, folder, config.inventory.map((f) => f.alias)) };
+    return exchange.refuse('CERTIFICATE_PENDING', `${endpoint.config.description}: the backend's certificate is not installed yet`);
+  }
+
+  const trustedPeer = isTrustedProxy(peer, snapshot.trustedProxies);
+  if (trustedPeer) exchange.client = clientAddress(peer, facts.forwardedFor, snapshot.trustedProxies);
+  exchange.trustedPeer = trustedPeer;
+  const headers = backendRequestHeaders(req.rawHeaders, target.headerPlan, exchange.requestId, peer, options.proto, trustedPeer, exchange.span?.traceparent);
+  // Two Host lines: which one names the target is anyone's guess (RFC 9112 §3.2), so neither is sent on.
+  if (!headers) return exchange.refuse('INVALID_HOST', 'the request has more than one Host header', CLOSE);
+  const hasBody = facts.contentLength !== undefined ? facts.contentLength !== '0' : facts.transferEncoding !== undefined;
+  let body: BodyCounter | null = null;
+  if (hasBody) {
+    const limit = api.config.maxBodyBytes;
+    const declared = facts.contentLength;
+    if (limit !== undefined && declared !== undefined && Number(declared) > limit) {
+      return exchange.refuse('PAYLOAD_TOO_LARGE', `the body is ${declared} bytes; API "${api.config.name}" version ${api.config.version} accepts at most ${limit}`, CLOSE);
+    }
+    // Counted as it streams (bytesReceived), and held to the API's limit when the length is not declared.
+    body = countedBody(req, declared === undefined ? limit : undefined);
+    exchange.body = body;
+  }
+  // Kept for a retry: another target of the group prepends its own base path.
+  exchange.rest = rest;
+  exchange.query = queryAt === -1 ? '' : url.slice(queryAt);
+  exchange.dispatch(target, {
+    origin: target.config.origin,
+    path: backendPath(target, exchange.rest, exchange.query),
+    method: req.method ?? 'GET',
+    headers,
+    body,
+    // undici writes Connection: upgrade and Upgrade: websocket, and hands the socket over after a 101.
+    ...(tunnel ? { upgrade: 'websocket' } : {}),
+  });
 }
 
 function backendPath(target: TargetRuntime, rest: string, query: string): string {
@@ -291,8 +319,8 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
   code: RequestCode | undefined;
   detail: Record<string, unknown> | undefined;
   traceId: string | undefined;
-  /** The name of the API key the request came with, once the key is known (never the key). */
-  apiKey: string | undefined;
+  /** Who the credential says called, once it is known: a key's name, a token's iss and sub (never the credential). */
+  caller: Caller | undefined;
   auth: CompletedRequest['auth'];
   span: RequestSpan | undefined;
   body: BodyCounter | undefined;

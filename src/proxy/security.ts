@@ -1,49 +1,65 @@
-// Who may call (SPEC §11, docs/security.md): the API key of a request to a secured API, checked
-// against the snapshot's key ring. Pure: the handler turns the verdict into a 401, a 403, or the
-// endpoint the key's type chooses. Messages to the client never name the key: the log does.
-import type { KeyRecord, KeyRing } from '../config/keys.js';
-import type { ApiRuntime, EndpointRuntime } from '../snapshot/snapshot.js';
-
-export type Verdict =
-  | { readonly kind: 'allowed'; readonly key: KeyRecord; readonly endpoint: EndpointRuntime }
-  /** 401: no credential, or one that is not a key of the keys file. */
-  | { readonly kind: 'unauthenticated'; readonly message: string; readonly challenge: string }
-  /** 403: a valid key that may not call this API, or a sandbox key where there is no sandbox. */
-  | { readonly kind: 'forbidden'; readonly key: KeyRecord; readonly message: string };
+// Who may call (SPEC §11, docs/security.md): the credential of a request to a secured API, an API
+// key checked against the snapshot's key ring or a bearer JWT checked against its issuer's keys
+// (jwt.ts). Pure: the handler turns the verdict into a 401, a 403, a 503, or the endpoint the
+// credential's type chooses. Messages to the client never hold the credential: the log names it.
+import type { KeyRing } from '../config/keys.js';
+import type { ApiRuntime } from '../snapshot/snapshot.js';
+import { bearerChallenge, bearerToken, checkJwt } from './jwt.js';
+import { apiName, routeByType } from './verdict.js';
+import type { Verdict } from './verdict.js';
 
 /**
- * The verdict on a request to `api`, whose security requires a key in `header` (lower-cased).
- * One pass over the raw headers, for secured APIs only. The key's type chooses the endpoint,
- * whatever else the request says: a sandbox key never reaches production.
+ * The verdict on a request to a secured `api`: synchronous for an API key, a promise for a JWT
+ * (its signature is checked by WebCrypto). One pass over the raw headers. An API that takes both
+ * takes either, never both at once: which one would count is anyone's guess.
  */
-export function checkApiKey(api: ApiRuntime, header: string, rawHeaders: readonly string[], ring: KeyRing | undefined): Verdict {
-  let presented: string | undefined;
-  let count = 0;
+export function checkCredentials(api: ApiRuntime, rawHeaders: readonly string[], ring: KeyRing | undefined): Verdict | Promise<Verdict> {
+  const keyHeader = api.config.security?.apiKey?.header;
+  const jwt = api.jwt;
+  let key: string | undefined;
+  let keys = 0;
+  let authorization: string | undefined;
+  let authorizations = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const field = rawHeaders[i]!;
-    if (field.length === header.length && field.toLowerCase() === header) {
-      presented = rawHeaders[i + 1]!;
-      count++;
+    if (keyHeader !== undefined && field.length === keyHeader.length && field.toLowerCase() === keyHeader) {
+      key = rawHeaders[i + 1]!;
+      keys++;
+    } else if (jwt && field.length === 13 && field.toLowerCase() === 'authorization') {
+      authorization = rawHeaders[i + 1]!;
+      authorizations++;
     }
   }
-  if (count === 0 || presented === '') return refuse(api, header, `${apiName(api)} requires an API key in the ${header} header`);
-  // Two keys: which one is meant is anyone's guess (as with two Host headers).
-  if (count > 1) return refuse(api, header, `the request has more than one ${header} header: send one key`);
-  const key = ring?.find(presented!);
-  if (!key) return refuse(api, header, `the API key in the ${header} header is not valid`);
-  if (!key.apis.has(api.config.name)) return { kind: 'forbidden', key, message: `this API key may not call ${apiName(api)}` };
-  if (key.entry.type === 'sandbox') {
-    if (!api.sandbox) return { kind: 'forbidden', key, message: `this API key is a sandbox key, and ${apiName(api)} has no sandbox endpoint (a sandbox key is never sent to production)` };
-    return { kind: 'allowed', key, endpoint: api.sandbox };
+  if (keyHeader !== undefined && (keys > 0 || !jwt)) {
+    if (authorizations > 0) return refuse(api, `the request has both an API key (${keyHeader}) and an Authorization header: send one credential`);
+    return checkKey(api, keyHeader, key, keys, ring);
   }
-  return { kind: 'allowed', key, endpoint: api.production };
+  if (authorizations === 0) {
+    return refuse(api, `${apiName(api)} requires ${keyHeader !== undefined ? `an API key in the ${keyHeader} header or ` : ''}a bearer token: Authorization: Bearer <token>`);
+  }
+  if (authorizations > 1) return refuse(api, 'the request has more than one Authorization header: send one token');
+  const token = bearerToken(authorization!);
+  if (token === undefined) return refuse(api, `the Authorization header holds no bearer token: ${apiName(api)} takes Authorization: Bearer <token>`);
+  return checkJwt(api, jwt!, token);
 }
 
-// The messages and the challenge are built on a refusal only: an allowed request builds no string.
-function apiName(api: ApiRuntime): string {
-  return `API "${api.config.name}" version ${api.config.version}`;
+/** An API key: one, of the keys file, for this API; its type chooses the endpoint, whatever else the request says. */
+function checkKey(api: ApiRuntime, header: string, presented: string | undefined, count: number, ring: KeyRing | undefined): Verdict {
+  if (count === 0 || presented === '') return refuse(api, `${apiName(api)} requires an API key in the ${header} header`);
+  // Two keys: which one is meant is anyone's guess (as with two Host headers).
+  if (count > 1) return refuse(api, `the request has more than one ${header} header: send one key`);
+  const key = ring?.find(presented!);
+  if (!key) return refuse(api, `the API key in the ${header} header is not valid`);
+  const caller = key.caller;
+  if (!key.apis.has(api.config.name)) return { kind: 'forbidden', caller, message: `this API key may not call ${apiName(api)}` };
+  return routeByType(api, key.entry.type === 'sandbox', caller, 'this API key is a sandbox key');
 }
 
-function refuse(api: ApiRuntime, header: string, message: string): Verdict {
-  return { kind: 'unauthenticated', message, challenge: `ApiKey realm="${api.config.name}", header="${header}"` };
+/** A 401, whose WWW-Authenticate names every credential the API takes (RFC 9110 §11.6.1). */
+function refuse(api: ApiRuntime, message: string): Verdict {
+  const header = api.config.security?.apiKey?.header;
+  const challenge: string[] = [];
+  if (header !== undefined) challenge.push(`ApiKey realm="${api.config.name}", header="${header}"`);
+  if (api.jwt) challenge.push(bearerChallenge(api));
+  return { kind: 'unauthenticated', message, challenge };
 }

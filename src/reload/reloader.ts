@@ -163,7 +163,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
   }
 
   #targets(config: GatewayConfig) {
-    return { configFile: path.resolve(this.#options.configPath), certsDirectory: config.certs.directory, ...(config.keys ? { keysFile: config.keys.file } : {}) };
+    return { configFile: path.resolve(this.#options.configPath), certsDirectory: config.certs.directory, files: readFiles(config) };
   }
 
   /**
@@ -387,4 +387,14 @@ const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmedia
 function sameInventory(a: GatewayConfig, b: GatewayConfig): boolean {
   if (a.inventory.length === b.inventory.length && a.inventory.every((file, i) => file === b.inventory[i])) return true;
   return inventoryDigestOf(a.inventory) === inventoryDigestOf(b.inventory);
+}
+
+/** The files besides the configuration and the certificates that a load reads: watched like them. */
+function readFiles(config: GatewayConfig): { path: string; name: string }[] {
+  const files = config.keys ? [{ path: config.keys.file, name: 'the keys file' }] : [];
+  for (const api of config.apis) {
+    const jwks = api.security?.jwt?.jwks;
+    if (jwks?.kind === 'file' && !files.some((f) => f.path === jwks.file)) files.push({ path: jwks.file, name: 'a JWKS file' });
+  }
+  return files;
 }

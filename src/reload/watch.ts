@@ -41,8 +41,16 @@ export interface WatchTargets {
   readonly configFile: string;
   /** Absolute path of the certificates folder (it may not exist yet). */
   readonly certsDirectory: string;
-  /** Absolute path of the API keys file (keys.file), when the configuration has one: watched like the configuration file. */
-  readonly keysFile?: string;
+  /**
+   * Other files the configuration reads, watched like it: the API keys file (keys.file), the
+   * JWKS files of security.jwt. `name` says which in log lines ("the keys file").
+   */
+  readonly files?: readonly { readonly path: string; readonly name: string }[];
+}
+
+function sameTargets(a: WatchTargets, b: WatchTargets): boolean {
+  const files = (t: WatchTargets) => JSON.stringify(t.files ?? []);
+  return a.configFile === b.configFile && a.certsDirectory === b.certsDirectory && files(a) === files(b);
 }
 
 /** What the watcher tells its owner. A message is one sentence for the log; details are its fields. */
@@ -94,12 +102,12 @@ export class ConfigWatcher {
   watch(targets: WatchTargets): Promise<void> {
     return this.#serially(async () => {
       const same = this.#targets;
-      if (same && same.configFile === targets.configFile && same.certsDirectory === targets.certsDirectory && same.keysFile === targets.keysFile) return;
+      if (same && sameTargets(same, targets)) return;
       await this.#stop();
       this.#targets = targets;
       const target = async (file: string, name: string, kind: Target['kind']): Promise<Target> => ({ path: file, name, kind, seen: await look(file, kind), dropped: false });
       this.#watched = [await target(targets.configFile, 'the configuration file', 'file'), await target(targets.certsDirectory, 'the certificates folder', 'folder')];
-      if (targets.keysFile) this.#watched.push(await target(targets.keysFile, 'the keys file', 'file'));
+      for (const file of targets.files ?? []) this.#watched.push(await target(file.path, file.name, 'file'));
       for (const watched of this.#watched) if (!watched.seen.ok) this.#sayLost(watched, watched.seen);
       await this.#open();
       this.#scheduleCheck();

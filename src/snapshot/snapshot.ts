@@ -12,7 +12,9 @@ import { backendConnector } from '../backend/tls.js';
 import { keyPairBytes } from '../certs/key-pair.js';
 import { TargetGroup } from '../backend/targets.js';
 import { KeyRing } from '../config/keys.js';
-import type { ApiConfig, EndpointConfig, GatewayConfig, TargetConfig } from '../config/types.js';
+import type { ApiConfig, EndpointConfig, GatewayConfig, JwksSource, JwtConfig, TargetConfig } from '../config/types.js';
+import { jwksKeyOf, openJwks } from './jwks.js';
+import type { JwksKeys } from './jwks.js';
 import { isPending } from '../config/usage.js';
 import { ResourceTable } from './resources.js';
 import { Router } from './routes.js';
@@ -60,6 +62,8 @@ export interface ApiRuntime {
   readonly production: EndpointRuntime;
   readonly sandbox: EndpointRuntime | undefined;
   readonly resources: ResourceTable | undefined;
+  /** security.jwt, with the keys its tokens are verified with. */
+  readonly jwt: { readonly config: JwtConfig; readonly keys: JwksKeys } | undefined;
 }
 
 export interface Snapshot {
@@ -78,6 +82,8 @@ export interface Snapshot {
   readonly trustedProxies: BlockList | undefined;
   /** The keys of keys.file, or undefined without one (SPEC §11). */
   readonly keyRing: KeyRing | undefined;
+  /** The JWT issuers' key sets, by source (jwksKeyOf): one per file or URL, whatever number of APIs use it. */
+  readonly jwks: ReadonlyMap<string, JwksKeys>;
 }
 
 /** The JSON fragment that names an endpoint in access lines; built once per snapshot. */
@@ -142,14 +148,28 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
     for (const target of runtime.targets) if (target.pool) pools.set(target.poolKey, target.pool);
     return runtime;
   };
+  // A key set is opened once per source, and kept across snapshots while its source is the same
+  // (the same file bytes; the same URL reached the same way, whose fetches go on).
+  const jwks = new Map<string, JwksKeys>();
+  const keysOf = (source: JwksSource): JwksKeys => {
+    const key = jwksKeyOf(source);
+    let keys = jwks.get(key) ?? previous?.jwks.get(key);
+    keys ??= openJwks(source);
+    jwks.set(key, keys);
+    return keys;
+  };
   const usable = (runtime: EndpointRuntime | undefined) => !runtime || runtime.targets.every((t) => !t.pool || !(t.pool.closed || t.pool.destroyed));
   const apis = config.apis.map((apiConfig): ApiRuntime => {
     const reused = kept?.get(apiConfig);
     if (reused && usable(reused.production) && usable(reused.sandbox)) {
       register(reused.production);
       if (reused.sandbox) register(reused.sandbox);
+      if (reused.jwt) jwks.set(jwksKeyOf(reused.jwt.config.jwks), reused.jwt.keys);
       return reused;
     }
+    const jwt = apiConfig.security?.jwt;
+    // The credentials are the gateway's: the key's header, and a JWT API's Authorization, never reach the backend.
+    const credentialHeader = apiConfig.security?.apiKey?.header ?? '';
     const target = (targetConfig: TargetConfig): TargetRuntime => {
       const poolKey = poolKeyOf(targetConfig);
       const hostHeader = new URL(targetConfig.url).host;
@@ -158,7 +178,7 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
         poolKey,
         pool: poolFor(targetConfig, poolKey),
         hostHeader,
-        headerPlan: { headers: targetConfig.headers, hostHeader, sandboxHeader, credentialHeader: apiConfig.security?.apiKey?.header ?? '' },
+        headerPlan: { headers: jwt ? { ...targetConfig.headers, removeAuthorization: true } : targetConfig.headers, hostHeader, sandboxHeader, credentialHeader },
         observerSlot: { value: undefined },
       };
     };
@@ -183,6 +203,7 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
       production: endpoint(apiConfig.production),
       sandbox: apiConfig.sandbox ? endpoint(apiConfig.sandbox) : undefined,
       resources: apiConfig.resources ? new ResourceTable(apiConfig.resources) : undefined,
+      jwt: jwt ? { config: jwt, keys: keysOf(jwt.jwks) } : undefined,
     };
   });
 
@@ -198,6 +219,7 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
     trustedProxies: trustedProxyList(config.listen.trustedProxies),
     // Built once per keys file: a reload of anything else keeps the ring.
     keyRing: !config.keys ? undefined : previous?.keyRing && previous.config.keys?.sha256 === config.keys.sha256 ? previous.keyRing : new KeyRing(config.keys.entries),
+    jwks,
   };
 }
 

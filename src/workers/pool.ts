@@ -21,6 +21,7 @@ import type { Balancing } from './balance.js';
 import { forwardLines } from './output.js';
 import { WORKER_VARIABLE } from './protocol.js';
 import type { AddressLike, FromWorker, ToWorker, WorkerLogging } from './protocol.js';
+import type { JwksStatus } from '../admin/status.js';
 
 /** bin/gatehouse.js, from dist/workers/ (or src/workers/ under tsx: the bin then runs dist/, built). */
 const GATEHOUSE_BIN = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
@@ -62,6 +63,7 @@ export interface WorkerStatus {
   readonly websocketTunnels?: number;
   /** Targets of endpoint groups suspended in this worker (each worker keeps its own states). */
   readonly suspendedTargets?: readonly Record<string, unknown>[];
+  readonly jwks?: readonly JwksStatus[];
   /** Times this worker exited unexpectedly and was replaced. */
   readonly restarts: number;
   readonly startedAt: string | undefined;
@@ -235,8 +237,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
         if (running.state === 'starting') return { ...base, pid: running.pid, state: 'starting', generation: undefined, inFlight: 0 };
         const answer = await this.#ask(running, { type: 'state', id: this.#nextId++ }, ASK_TIMEOUT_MS);
         if (typeof answer !== 'object' || answer.type !== 'state') return { ...base, pid: running.pid, state: 'not-answering', generation: slot.generation, inFlight: slot.inFlight };
-        const { pid, generation, inFlight, websocketTunnels, suspendedTargets } = answer.state;
-        return { ...base, pid, state: 'serving', generation, inFlight, websocketTunnels, suspendedTargets };
+        const { pid, generation, inFlight, websocketTunnels, suspendedTargets, jwks } = answer.state;
+        return { ...base, pid, state: 'serving', generation, inFlight, websocketTunnels, suspendedTargets, jwks };
       }),
     );
   }

@@ -3,6 +3,7 @@
 // answer carries an id, which the answer repeats. See docs/operations.md, "Workers".
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { ConfigDelta } from '../config/delta.js';
+import type { JwksStatus } from '../admin/status.js';
 
 /** How a worker logs: what the primary was told on its command line, decided once for all. */
 export interface WorkerLogging {
@@ -60,6 +61,8 @@ export interface WorkerState {
   readonly websocketTunnels: number;
   /** The targets of endpoint groups this worker does not send requests to: suspension is per process. */
   readonly suspendedTargets: readonly Record<string, unknown>[];
+  /** The jwks URLs as this worker fetched them (each worker fetches its own). */
+  readonly jwks: readonly JwksStatus[];
 }
 
 /** How often a worker tells the primary its requests in flight. */

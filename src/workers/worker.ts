@@ -8,6 +8,7 @@
 import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { GatewayMetrics } from '../admin/metrics.js';
+import { jwksStatusOf } from '../admin/status.js';
 import { applyDelta } from '../config/delta.js';
 import { ListenError, Listeners } from '../listeners.js';
 import { createLogger } from '../log.js';
@@ -17,6 +18,7 @@ import { createProxyHandler } from '../proxy/handler.js';
 import { openTracing } from '../proxy/tracing.js';
 import { SnapshotHolder } from '../snapshot/holder.js';
 import { HealthChecks } from '../snapshot/health.js';
+import { JwksRefresher } from '../snapshot/jwks.js';
 import { openSnapshot, retireSnapshot } from '../snapshot/snapshot.js';
 import { targetStates } from '../proxy/handler.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
@@ -106,6 +108,8 @@ class Worker {
     }
     // Each worker checks its targets itself (its suspensions are its own); the timers end with the process.
     new HealthChecks(holder, logger);
+    // And fetches the jwks URLs of its APIs itself.
+    new JwksRefresher(holder, logger);
     const worker = new Worker(logger, holder, listeners, accessLog, metrics, async () => tracing?.shutdown(), exit);
     send({ type: 'listening', generation: message.generation, http: addressOf(clients.http), https: clients.https && addressOf(clients.https) });
     return worker;
@@ -133,7 +137,7 @@ class Worker {
         send({
           type: 'state',
           id: message.id,
-          state: { pid: process.pid, generation: this.holder.current.generation, inFlight: this.listeners.inFlight, websocketTunnels: this.listeners.tunnels, suspendedTargets: suspendedTargets(this.holder.current) },
+          state: { pid: process.pid, generation: this.holder.current.generation, inFlight: this.listeners.inFlight, websocketTunnels: this.listeners.tunnels, suspendedTargets: suspendedTargets(this.holder.current), jwks: jwksStatusOf(this.holder.current).filter((j) => 'url' in j) },
         });
         return;
       case 'boot':

@@ -7,6 +7,8 @@ import net from 'node:net';
 export interface Response {
   readonly status: number;
   readonly headers: http.IncomingHttpHeaders;
+  /** As received: repeated fields (two WWW-Authenticate) stay apart. */
+  readonly rawHeaders: readonly string[];
   readonly body: Buffer;
   readonly text: string;
 }
@@ -26,7 +28,7 @@ export async function request(url: string, options: RequestOptions = {}): Promis
   const chunks: Buffer[] = [];
   for await (const chunk of res) chunks.push(chunk as Buffer);
   const body = Buffer.concat(chunks);
-  return { status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8') };
+  return { status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body, text: body.toString('utf8') };
 }
 
 /** JSON body of a response, typed by the caller. */

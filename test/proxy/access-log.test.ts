@@ -40,7 +40,7 @@ const LINE: AccessLine = {
   upstreamMs: undefined,
   traceId: undefined,
   code: undefined,
-  apiKey: undefined,
+  caller: undefined,
   detail: undefined,
 };
 
@@ -69,7 +69,7 @@ t.test('the same line as pino, field for field', async (t) => {
     upstreamMs: 3.5,
     traceId,
     code: 'BACKEND_TLS_UNTRUSTED',
-    apiKey: 'partner "acme"',
+    caller: { apiKey: 'partner "acme"' },
     detail: { backend: 'https://b:1', error: { code: 'X' } },
   });
   access.flush();
