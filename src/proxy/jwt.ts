@@ -20,8 +20,26 @@ export function bearerToken(authorization: string): string | undefined {
   return token === '' ? undefined : token;
 }
 
-/** The verdict on `token`, presented to `api`. Never rejects: every failure is a verdict. */
-export async function checkJwt(api: ApiRuntime, jwt: JwtRuntime, token: string): Promise<Verdict> {
+/**
+ * The verdict on `token`, presented to `api`: at once for a token that verified before with the
+ * same keys and whose times still hold (snapshot/jwks.ts, VerifiedTokens), else once jose has
+ * verified it. Never rejects: every failure is a verdict.
+ */
+export function checkJwt(api: ApiRuntime, jwt: JwtRuntime, token: string): Verdict | Promise<Verdict> {
+  const version = jwt.keys.version();
+  const known = jwt.verified.get(token, version);
+  if (known) {
+    // As jose checks them: whole seconds, with the tolerance.
+    const now = Math.floor(Date.now() / 1000);
+    const tolerance = jwt.config.clockToleranceS;
+    if (known.exp > now - tolerance && (known.nbf === undefined || known.nbf <= now + tolerance)) return known.verdict as Verdict;
+    // Expired since: verified again, for the refusal's message.
+    jwt.verified.delete(token);
+  }
+  return verify(api, jwt, token, version);
+}
+
+async function verify(api: ApiRuntime, jwt: JwtRuntime, token: string, version: number): Promise<Verdict> {
   const { config } = jwt;
   let payload: JWTPayload;
   try {
@@ -36,7 +54,14 @@ export async function checkJwt(api: ApiRuntime, jwt: JwtRuntime, token: string):
     return refusal(api, jwt, token, e);
   }
   const caller = callerOf(payload);
-  const claim = config.keyTypeClaim;
+  const verdict = routeByClaim(api, config.keyTypeClaim, payload, caller);
+  // requiredClaims made exp a number.
+  jwt.verified.set(token, version, { caller, verdict, exp: payload.exp!, nbf: payload.nbf });
+  return verdict;
+}
+
+/** The token's key type claim chooses the endpoint; absent, the token is a production one. */
+function routeByClaim(api: ApiRuntime, claim: string | undefined, payload: JWTPayload, caller: Caller): Verdict {
   const type = claim === undefined ? undefined : payload[claim];
   if (type === undefined) return routeByType(api, false, caller, '');
   const upper = typeof type === 'string' ? type.toUpperCase() : '';
@@ -51,7 +76,7 @@ export function bearerChallenge(api: ApiRuntime): string {
   return `Bearer realm="${quotable(api.config.name)}"`;
 }
 
-function callerOf(payload: JWTPayload): Caller {
+function callerOf(payload: JWTPayload): { readonly jwt: { readonly iss: string | undefined; readonly sub: string | undefined } } {
   return { jwt: { iss: clipped(payload.iss), sub: clipped(payload.sub) } };
 }
 

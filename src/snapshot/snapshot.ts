@@ -13,7 +13,7 @@ import { keyPairBytes } from '../certs/key-pair.js';
 import { TargetGroup } from '../backend/targets.js';
 import { KeyRing } from '../config/keys.js';
 import type { ApiConfig, EndpointConfig, GatewayConfig, JwksSource, JwtConfig, TargetConfig } from '../config/types.js';
-import { jwksKeyOf, openJwks } from './jwks.js';
+import { VerifiedTokens, jwksKeyOf, openJwks } from './jwks.js';
 import type { JwksKeys } from './jwks.js';
 import { isPending } from '../config/usage.js';
 import { ResourceTable } from './resources.js';
@@ -62,8 +62,8 @@ export interface ApiRuntime {
   readonly production: EndpointRuntime;
   readonly sandbox: EndpointRuntime | undefined;
   readonly resources: ResourceTable | undefined;
-  /** security.jwt, with the keys its tokens are verified with. */
-  readonly jwt: { readonly config: JwtConfig; readonly keys: JwksKeys } | undefined;
+  /** security.jwt, with the keys its tokens are verified with, and the tokens verified (of this configuration). */
+  readonly jwt: { readonly config: JwtConfig; readonly keys: JwksKeys; readonly verified: VerifiedTokens<VerifiedToken> } | undefined;
 }
 
 export interface Snapshot {
@@ -84,6 +84,15 @@ export interface Snapshot {
   readonly keyRing: KeyRing | undefined;
   /** The JWT issuers' key sets, by source (jwksKeyOf): one per file or URL, whatever number of APIs use it. */
   readonly jwks: ReadonlyMap<string, JwksKeys>;
+}
+
+/** A token that verified, as the proxy needs it again: who it names, its type, and its times (seconds) to check again. */
+export interface VerifiedToken {
+  readonly caller: { readonly jwt: { readonly iss: string | undefined; readonly sub: string | undefined } };
+  /** The verdict its type reached: the endpoint, or a refusal (a sandbox token where there is no sandbox). */
+  readonly verdict: unknown;
+  readonly exp: number;
+  readonly nbf: number | undefined;
 }
 
 /** The JSON fragment that names an endpoint in access lines; built once per snapshot. */
@@ -203,7 +212,7 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
       production: endpoint(apiConfig.production),
       sandbox: apiConfig.sandbox ? endpoint(apiConfig.sandbox) : undefined,
       resources: apiConfig.resources ? new ResourceTable(apiConfig.resources) : undefined,
-      jwt: jwt ? { config: jwt, keys: keysOf(jwt.jwks) } : undefined,
+      jwt: jwt ? { config: jwt, keys: keysOf(jwt.jwks), verified: new VerifiedTokens<VerifiedToken>() } : undefined,
     };
   });
 

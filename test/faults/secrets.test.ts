@@ -73,7 +73,7 @@ async function httpsRequest(url: string, headers: Record<string, string>): Promi
   const chunks: Buffer[] = [];
   for await (const chunk of res) chunks.push(chunk as Buffer);
   const body = Buffer.concat(chunks);
-  return { status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8') };
+  return { status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body, text: body.toString('utf8') };
 }
 
 t.test('no secret in any log line, /status, /metrics or error body', async (t) => {

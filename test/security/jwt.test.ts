@@ -165,6 +165,14 @@ t.test('clockTolerance lets a token just expired by a clock that runs ahead thro
   writeFileSync(path.join(gw.dir, 'gateway.yaml'), (await import('node:fs')).readFileSync(path.join(gw.dir, 'gateway.yaml'), 'utf8').replace('keyTypeClaim: keytype,', 'keyTypeClaim: keytype, clockTolerance: 0s,'));
   await gw.gateway.reloader.reloadNow('test');
   t.equal((await request(`${gw.url}/orders/v1/items`, { headers: bearer(justExpired) })).status, 401, 'clockTolerance: 0s');
+  // A token verified once is remembered (its signature is not checked again), but its expiry still counts.
+  const shortLived = await sign(es, { exp: now() + 2 });
+  t.equal((await request(`${gw.url}/orders/v1/items`, { headers: bearer(shortLived) })).status, 200, 'valid for 2 s');
+  t.equal((await request(`${gw.url}/orders/v1/items`, { headers: bearer(shortLived) })).status, 200, 'and again, remembered');
+  await new Promise((resolve) => setTimeout(resolve, 3_100));
+  const late = await request(`${gw.url}/orders/v1/items`, { headers: bearer(shortLived) });
+  t.equal(late.status, 401, 'a remembered token expires all the same');
+  t.match(errorOf(late).message, /the token expired at/);
 });
 
 t.test('a JWKS file rotated: a new kid is refused until the file holds it, and accepted after the reload, under load', async (t) => {
@@ -237,6 +245,12 @@ t.test('a jwks URL: fetched with the trust of jwt.certificate, refetched for an 
   idp.state.status = 200;
   await untilAsync(async () => (await status())[0]?.state === 'ok', 'back to ok');
   t.ok(gw.logs.lines.some((l) => l.code === 'JWKS_FETCH' && l.level === 30), 'the recovery is logged');
+
+  // The issuer retires a key: its tokens, remembered as verified, are refused once the new set is fetched.
+  const retiring = await sign(es);
+  t.equal((await request(`${gw.url}/orders/v1/items`, { headers: bearer(retiring) })).status, 200, 'verified, and remembered');
+  idp.state.keys = [rotated];
+  await untilAsync(async () => (await request(`${gw.url}/orders/v1/items`, { headers: bearer(retiring) })).status === 401, "the retired key's token is refused");
 });
 
 t.test('a jwks URL not trusted: nothing is fetched, tokens answer 503 JWKS_UNAVAILABLE with the reason', async (t) => {
