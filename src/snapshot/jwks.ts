@@ -163,9 +163,9 @@ export class RemoteJwks {
   }
 
   state(): RemoteJwksState {
-    const iso = (ms: number | undefined) => (ms === undefined ? {} : { at: new Date(ms).toISOString() });
-    const fetched = iso(this.#fetchedAt).at;
-    const attempted = iso(this.#lastAttemptAt).at;
+    const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+    const fetched = iso(this.#fetchedAt);
+    const attempted = iso(this.#lastAttemptAt);
     const state = this.#lastAttemptAt === undefined ? 'not-fetched' : !this.#set ? 'unavailable' : this.#lastError !== undefined ? 'stale' : 'ok';
     return {
       url: this.url,

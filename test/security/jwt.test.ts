@@ -3,7 +3,7 @@
 // a JWKS served over HTTPS by a private CA's certificate; every refusal: expired, not yet valid,
 // wrong issuer and audience, bad signature, alg none, HMAC, unknown kid then a rotation, no exp;
 // the token's keytype claim choosing the endpoint whatever the headers say.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -162,7 +162,7 @@ t.test('clockTolerance lets a token just expired by a clock that runs ahead thro
   const { gw } = await setup(t);
   const justExpired = await sign(es, { exp: now() - 10 });
   t.equal((await request(`${gw.url}/orders/v1/items`, { headers: bearer(justExpired) })).status, 200, 'within the default 30 s');
-  writeFileSync(path.join(gw.dir, 'gateway.yaml'), (await import('node:fs')).readFileSync(path.join(gw.dir, 'gateway.yaml'), 'utf8').replace('keyTypeClaim: keytype,', 'keyTypeClaim: keytype, clockTolerance: 0s,'));
+  writeFileSync(path.join(gw.dir, 'gateway.yaml'), readFileSync(path.join(gw.dir, 'gateway.yaml'), 'utf8').replace('keyTypeClaim: keytype,', 'keyTypeClaim: keytype, clockTolerance: 0s,'));
   await gw.gateway.reloader.reloadNow('test');
   t.equal((await request(`${gw.url}/orders/v1/items`, { headers: bearer(justExpired) })).status, 401, 'clockTolerance: 0s');
   // A token verified once is remembered (its signature is not checked again), but its expiry still counts.
