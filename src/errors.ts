@@ -165,6 +165,10 @@ export const CODES = {
     meaning: "An https:// jwks URL could not be fetched or did not answer a JSON Web Key Set: unreachable, untrusted, a status other than 200, or a body that is not a key set. The last good set keeps verifying tokens; /status says since when it is stale.",
     fix: "Check the URL, and that jwt.certificate names the certificate the issuer is trusted by (as an endpoint's certificate); the message says what failed.",
   },
+  RATE_LIMIT_STORE: {
+    meaning: 'The Redis of rateLimits.store stopped answering (down, unreachable, frozen, refusing the password), or answers again. While it does not, each request that a limit applies to gets what rateLimits.onStoreError says, at once: no request waits for Redis to come back.',
+    fix: 'Bring Redis back, or check the URL and its credentials; the gateway reconnects by itself (within about a second of Redis answering) and logs when it does. /status shows the store and its last error; gatehouse_rate_limit_store_up is 0 meanwhile.',
+  },
   CONFIG_ADMIN_TOKEN: {
     meaning: 'admin.address is reachable from other machines (not 127.0.0.1, ::1 or localhost) and admin.token is empty: /status and POST /reload would be open to the network.',
     fix: 'Set admin.token (from an environment variable: token: ${GATEHOUSE_ADMIN_TOKEN}), or bind admin.address to 127.0.0.1.',
@@ -239,6 +243,16 @@ export const CODES = {
     status: 503,
     meaning: "The API takes JWTs whose keys come from an https:// jwks URL, and the gateway has no key set yet: the first fetch failed (the message says why). A set fetched once is kept while the issuer is unreachable, so this happens only before the first success.",
     fix: "Make the jwks URL reachable and trusted (jwt.certificate); the gateway fetches it again on the next request with a token, at most every few seconds. /status shows the fetch's last error.",
+  },
+  RATE_LIMITED: {
+    status: 429,
+    meaning: "The caller (an API key, a token's subject, or a client address on an open API) went over the API's rateLimit or its key's plan in the current window. Retry-After says in how many seconds the window ends; RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset say which limit and when.",
+    fix: 'Wait Retry-After seconds, or give the key a larger plan (plans in gateway.yaml, plan in the keys file) or the API a larger rateLimit.',
+  },
+  RATE_LIMIT_UNAVAILABLE: {
+    status: 503,
+    meaning: 'The API is rate limited, the store the limits are counted in (Redis) did not answer within 100 ms, and rateLimits.onStoreError is deny: the request is refused rather than served uncounted.',
+    fix: 'Bring Redis back (the gateway reconnects by itself); or set rateLimits.onStoreError: allow to serve uncounted while it is away. /status shows the store and its last error.',
   },
   NO_ROUTE: {
     status: 404,

@@ -20,6 +20,7 @@ import { stopServing } from './shutdown.js';
 import { SnapshotHolder } from './snapshot/holder.js';
 import { HealthChecks } from './snapshot/health.js';
 import { JwksRefresher } from './snapshot/jwks.js';
+import { LimitStores, logStoreState } from './snapshot/limits.js';
 import { openSnapshot, retireSnapshot } from './snapshot/snapshot.js';
 import { workerCount } from './workers/count.js';
 import { startPrimary } from './workers/primary.js';
@@ -78,7 +79,8 @@ export async function startGateway(options: GatewayOptions): Promise<StartResult
     throw error;
   }
   const tracing = await openTracing(options.env, logger);
-  const holder = new SnapshotHolder(openSnapshot(config, 1));
+  const stores = new LimitStores('single', logStoreState(logger, () => holder.current.config.rateLimits.onStoreError));
+  const holder: SnapshotHolder = new SnapshotHolder(openSnapshot(config, 1, undefined, stores));
   const metrics = new GatewayMetrics(holder, { inFlight: () => listeners.inFlight, tunnels: () => listeners.tunnels });
   accessLog.follow(holder);
   const listeners = new Listeners(holder);

@@ -47,9 +47,12 @@ interface EndpointSeries {
   readonly errors: Map<string, number>;
   /** Requests to a secured API by outcome (AUTH_OUTCOMES): allowed, unauthenticated, forbidden, unavailable. */
   readonly auth: Float64Array;
+  /** Requests a rate limit applies to, by outcome (LIMIT_OUTCOMES). */
+  readonly limits: Float64Array;
 }
 
 const AUTH_OUTCOMES = ['allowed', 'unauthenticated', 'forbidden', 'unavailable'] as const;
+const LIMIT_OUTCOMES = ['allowed', 'limited', 'store_error_allowed', 'store_error_denied'] as const;
 
 const STATUS_CLASSES = ['client_closed', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -118,17 +121,15 @@ export class RequestMetrics implements RequestObserver {
         'gatehouse_auth_requests_total',
         'Requests to APIs that require a credential, by API, version and outcome: allowed, unauthenticated (401), forbidden (403), unavailable (503: a JWT API whose jwks URL was never fetched). A refused request has no endpoint: the series of an API sum its endpoints.',
         'counter',
-        () => {
-          const byApi = new Map<string, { labels: Labels; counts: number[] }>();
-          for (const s of all()) {
-            if (!s.auth.some((n) => n > 0)) continue;
-            const key = `${s.labels.api}\0${s.labels.version}`;
-            const entry = byApi.get(key) ?? { labels: { api: s.labels.api!, version: s.labels.version! }, counts: AUTH_OUTCOMES.map(() => 0) };
-            s.auth.forEach((n, i) => (entry.counts[i]! += n));
-            byApi.set(key, entry);
-          }
-          return [...byApi.values()].flatMap((e) => AUTH_OUTCOMES.map((outcome, i) => ({ labels: { ...e.labels, outcome }, value: e.counts[i]! })));
-        },
+        () => byApiOutcome(all(), (s) => s.auth, AUTH_OUTCOMES),
+      ) as never,
+    );
+    registry.registerMetric(
+      collector(
+        'gatehouse_rate_limit_requests_total',
+        'Requests that a rate limit applies to, by API, version and outcome: allowed, limited (429), store_error_allowed (the store did not answer; served uncounted, rateLimits.onStoreError: allow), store_error_denied (503 RATE_LIMIT_UNAVAILABLE).',
+        'counter',
+        () => byApiOutcome(all(), (s) => s.limits, LIMIT_OUTCOMES),
       ) as never,
     );
     registry.registerMetric(
@@ -148,6 +149,7 @@ export class RequestMetrics implements RequestObserver {
     record(series.duration, request.durationMs / 1000);
     if (request.upstreamMs !== undefined) record(series.backend, request.upstreamMs / 1000);
     if (request.auth !== undefined) series.auth[AUTH_OUTCOMES.indexOf(request.auth)]!++;
+    if (request.rateLimit !== undefined) series.limits[LIMIT_OUTCOMES.indexOf(request.rateLimit)]!++;
     series.received += request.bytesReceived;
     series.sent += request.bytesSent;
     if (code !== undefined && (code.startsWith('BACKEND_') || code === 'CERTIFICATE_PENDING' || code === 'NO_BACKEND_AVAILABLE')) series.errors.set(code, (series.errors.get(code) ?? 0) + 1);
@@ -174,7 +176,21 @@ export class RequestMetrics implements RequestObserver {
 }
 
 function newSeries(labels: Labels): EndpointSeries {
-  return { labels, byClass: new Float64Array(STATUS_CLASSES.length), duration: newHistogram(), backend: newHistogram(), received: 0, sent: 0, errors: new Map(), auth: new Float64Array(AUTH_OUTCOMES.length) };
+  return { labels, byClass: new Float64Array(STATUS_CLASSES.length), duration: newHistogram(), backend: newHistogram(), received: 0, sent: 0, errors: new Map(), auth: new Float64Array(AUTH_OUTCOMES.length), limits: new Float64Array(LIMIT_OUTCOMES.length) };
+}
+
+/** Counts by outcome summed over an API's endpoints (a refused request has none: it counts under production), one series per API that has any. */
+function byApiOutcome(all: readonly EndpointSeries[], counts: (s: EndpointSeries) => Float64Array, outcomes: readonly string[]): MetricValue<string>[] {
+  const byApi = new Map<string, { labels: Labels; counts: number[] }>();
+  for (const s of all) {
+    const mine = counts(s);
+    if (!mine.some((n) => n > 0)) continue;
+    const key = `${s.labels.api}\0${s.labels.version}`;
+    const entry = byApi.get(key) ?? { labels: { api: s.labels.api!, version: s.labels.version! }, counts: outcomes.map(() => 0) };
+    mine.forEach((n, i) => (entry.counts[i]! += n));
+    byApi.set(key, entry);
+  }
+  return [...byApi.values()].flatMap((e) => outcomes.map((outcome, i) => ({ labels: { ...e.labels, outcome }, value: e.counts[i]! })));
 }
 
 function newHistogram(): Histogram {
@@ -394,6 +410,15 @@ export class GatewayMetrics {
     });
     this.#lastSuccessful.set(1);
     this.#certificates = () => certificateExpiry(holder.current.config);
+    // The primary's store watches the workers' Redis (limits/store.ts): its state is the process's.
+    registry.registerMetric(
+      gaugeCollector('gatehouse_rate_limit_store_up', 'Whether the rate-limit store answers: 1, or 0 while Redis does not (requests then get rateLimits.onStoreError); absent when nothing is rate limited. The store label is memory or the Redis URL without its password.', () => {
+        const store = holder.current.limits?.store;
+        if (!store) return [];
+        const state = store.state();
+        return [{ labels: { store: state.url }, value: state.reachable ? 1 : 0 }];
+      }) as never,
+    );
   }
 
   reloaded(result: ReloadResult): void {

@@ -5,6 +5,7 @@
 // and messages quote values as written in the file, never as expanded from the environment.
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { formatDuration } from '../config/durations.js';
 import { inventoryDigestOf, isGroupSummary, summarizeApi, summarizeCertificateFile } from '../config/summary.js';
 import type { ApiSummary, CertificateFileSummary, ConfigSummary, EndpointSummary, GroupSummary, TargetSummary } from '../config/summary.js';
 import { certificateUsers, targetsOf, isPending } from '../config/usage.js';
@@ -63,6 +64,33 @@ export interface StatusDocument {
   readonly certificates: readonly CertificateFileStatus[];
   /** The JWT issuers' key sets (security.jwt.jwks): a URL's fetches (ok, stale: the last good set serves, unavailable), a file's keys. */
   readonly jwks: readonly JwksStatus[];
+  /** Where rate limits are counted, and whether it answers; null when nothing is rate limited. */
+  readonly rateLimits: RateLimitsStatus | null;
+}
+
+export interface RateLimitsStatus {
+  /** memory: this process (its workers share one count); redis: every replica; the URL never has a password. */
+  readonly store: { readonly kind: string; readonly url: string; readonly reachable: boolean; readonly since: string; readonly lastError?: { readonly message: string; readonly at: string } };
+  readonly onStoreError: 'allow' | 'deny';
+  readonly plans: readonly { readonly name: string; readonly requests: number; readonly per: string }[];
+}
+
+/** The store of the snapshot's rate limits as this process sees it (the primary's: it watches the workers' Redis). */
+export function rateLimitsStatusOf(snapshot: Snapshot): RateLimitsStatus | null {
+  const limits = snapshot.limits;
+  if (!limits) return null;
+  const state = limits.store.state();
+  return {
+    store: {
+      kind: state.kind,
+      url: state.url,
+      reachable: state.reachable,
+      since: state.since.toISOString(),
+      ...(state.lastError ? { lastError: { message: state.lastError.message, at: state.lastError.at.toISOString() } } : {}),
+    },
+    onStoreError: limits.onStoreError,
+    plans: snapshot.config.plans.map((plan) => ({ name: plan.name, requests: plan.requests, per: formatDuration(plan.perMs) })),
+  };
 }
 
 export type JwksStatus = RemoteJwksState | { readonly file: string; readonly state: 'ok'; readonly keys: number };
@@ -124,6 +152,7 @@ export async function statusOf(snapshot: Snapshot, reloads: ReloadHistory, nowMs
     apis,
     certificates,
     jwks: jwksStatusOf(snapshot),
+    rateLimits: rateLimitsStatusOf(snapshot),
   };
 }
 

@@ -20,7 +20,7 @@ import type { TargetRef } from './resolve.js';
 import { versionRange } from './tls.js';
 import { certificateUsers, misspeltAlias, targetsOf } from './usage.js';
 import type { HostnameVerifier } from '../certs/hostname.js';
-import type { ApiConfig, ClientCertificate, KeysConfig, SecurityConfig, DocumentJwt, JwksFile, JwksSource, JwtConfig, EndpointConfig, EndpointRole, TargetConfig, GatewayConfig, GatewayDocument, HttpsListenerConfig, TlsVersion } from './types.js';
+import type { ApiConfig, ClientCertificate, DocumentRateLimit, KeysConfig, PlanConfig, RateLimitConfig, SecurityConfig, DocumentJwt, JwksFile, JwksSource, JwtConfig, EndpointConfig, EndpointRole, TargetConfig, GatewayConfig, GatewayDocument, HttpsListenerConfig, TlsVersion } from './types.js';
 
 export interface CompileInput {
   readonly file: string;
@@ -66,6 +66,7 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
       ...(api.resources ? { resources: api.resources.map((res) => ({ path: res.path, methods: [...res.methods] })) } : {}),
       ...(api.maxBodySize !== undefined ? { maxBodyBytes: parseSize(api.maxBodySize)! } : {}),
       ...compileSecurity(input, i, files.byAlias, r),
+      ...(api.rateLimit ? { rateLimit: compileRateLimit(api.rateLimit) } : {}),
     };
     // An endpoint waiting for a file is compiled every time: its warning names the folder's aliases.
     const waiting = [compiled.production, compiled.sandbox].some((e) => e?.targets.some((t) => t.pendingAliases.length > 0));
@@ -141,7 +142,8 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
   }
 
   const https = compileHttpsListener(input, r);
-  if (input.keys) checkKeyEntries(input.keys, apis, r);
+  const plans = Object.entries(doc.plans ?? {}).map(([name, plan]): PlanConfig => ({ name, ...compileRateLimit(plan) }));
+  if (input.keys) checkKeyEntries(input.keys, apis, plans, r);
 
   if (r.diagnostics.some((d) => d.severity === 'error')) return undefined;
 
@@ -166,6 +168,8 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
     routing: { sandboxHeader: doc.routing.sandboxHeader },
     apis,
     ...(input.keys ? { keys: input.keys } : {}),
+    plans,
+    rateLimits: { store: doc.rateLimits.store, onStoreError: doc.rateLimits.onStoreError },
     inventory: [...files.byAlias.values()].flat(),
   };
 }
@@ -253,11 +257,32 @@ function sameJwks(api: ApiConfig, files: ReadonlyMap<string, JwksFile> | undefin
   return files?.get(jwks.file)?.sha256 === jwks.sha256;
 }
 
-/** A key for an API the configuration does not define opens nothing: said, so that a typo does not go unseen. */
-function checkKeyEntries(keys: KeysConfig, apis: readonly ApiConfig[], r: Reporter): void {
+/** A limit as the stores count it (rules.ts checked that `per` is whole seconds). */
+function compileRateLimit(limit: DocumentRateLimit): RateLimitConfig {
+  return { requests: limit.requests, perMs: parseDuration(limit.per)! };
+}
+
+/**
+ * A key for an API the configuration does not define opens nothing: said, so that a typo does not
+ * go unseen. A key whose plan does not exist is refused: counting it without its plan would let it
+ * through unlimited, and refusing its requests would break a caller for a typo.
+ */
+function checkKeyEntries(keys: KeysConfig, apis: readonly ApiConfig[], plans: readonly PlanConfig[], r: Reporter): void {
   const names = new Set(apis.map((api) => api.name));
   const secured = new Set(apis.filter((api) => api.security?.apiKey).map((api) => api.name));
+  const planNames = plans.map((plan) => plan.name);
   for (const entry of keys.entries) {
+    if (entry.plan !== undefined && !planNames.includes(entry.plan)) {
+      const guess = closestWord(entry.plan, planNames);
+      const known = planNames.length > 0 ? `plans defines ${planNames.map((n) => `"${n}"`).join(', ')}` : 'gateway.yaml defines no plans';
+      r.fileDiagnostic(
+        'error',
+        'KEYS_FILE',
+        keys.file,
+        `key "${entry.name}" has the plan "${entry.plan}", and ${known}${guess ? ` (did you mean "${guess}"?)` : ''}: add the plan to gateway.yaml's plans, or remove plan from the entry (a key without a plan has only its APIs' own rateLimit, as WSO2's Unlimited tier)`,
+        entry.line,
+      );
+    }
     for (const name of entry.apis) {
       if (!names.has(name)) {
         const guess = closestWord(name, [...names]);

@@ -140,7 +140,7 @@ export class KeyRing {
   readonly #byHash: ReadonlyMap<string, KeyRecord>;
 
   constructor(entries: readonly ApiKeyEntry[]) {
-    this.#byHash = new Map(entries.map((entry) => [entry.sha256, { entry, apis: new Set(entry.apis), digest: Buffer.from(entry.sha256, 'hex'), caller: { apiKey: entry.name } }]));
+    this.#byHash = new Map(entries.map((entry) => [entry.sha256, { entry, apis: new Set(entry.apis), digest: Buffer.from(entry.sha256, 'hex'), caller: { apiKey: entry.name, ...(entry.plan !== undefined ? { plan: entry.plan } : {}), subject: `key:${entry.name}` } }]));
   }
 
   get size(): number {
@@ -161,6 +161,6 @@ export interface KeyRecord {
   readonly entry: ApiKeyEntry;
   readonly apis: ReadonlySet<string>;
   readonly digest: Buffer;
-  /** Who the access line says called: built once, not per request. */
-  readonly caller: { readonly apiKey: string };
+  /** Who the access line says called, and what rate limits count it by: built once, not per request. */
+  readonly caller: { readonly apiKey: string; readonly plan?: string; readonly subject: string };
 }

@@ -10,7 +10,9 @@ import { valuesOf } from './schema.js';
 import type { SchemaNode } from './schema.js';
 import { aliasOf } from '../certs/read.js';
 import { TLS_VERSIONS } from './tls.js';
-import type { DocumentAddress, DocumentSecurity, GatewayDocument, ListenAddress, TlsVersion } from './types.js';
+import { childPointer } from './source-map.js';
+import { parseStoreUrl } from './store-url.js';
+import type { DocumentAddress, DocumentRateLimit, DocumentSecurity, GatewayDocument, ListenAddress, TlsVersion } from './types.js';
 
 export function checkRules(doc: GatewayDocument, r: Reporter): void {
   checkAddresses(doc, r);
@@ -21,6 +23,25 @@ export function checkRules(doc: GatewayDocument, r: Reporter): void {
   checkEndpoints(doc, r);
   checkResources(doc, r);
   checkSecurity(doc, r);
+  checkRateLimits(doc, r);
+}
+
+// ------------------------------------------------------------------ rate limits (SPEC §11)
+
+/** Windows of whole seconds (limits/rules.ts says why), and a store that is memory or a Redis URL. */
+function checkRateLimits(doc: GatewayDocument, r: Reporter): void {
+  const limits: [string, DocumentRateLimit][] = [
+    ...doc.apis.flatMap((api, i): [string, DocumentRateLimit][] => (api.rateLimit ? [[`/apis/${i}/rateLimit`, api.rateLimit]] : [])),
+    ...Object.entries(doc.plans ?? {}).map(([name, plan]): [string, DocumentRateLimit] => [childPointer('/plans', name), plan]),
+  ];
+  for (const [pointer, limit] of limits) {
+    const ms = parseDuration(limit.per);
+    if (ms !== undefined && (ms < 1000 || ms % 1000 !== 0)) {
+      r.error('CONFIG_INVALID_VALUE', `${pointer}/per`, `must be a whole number of seconds, at least 1s (got ${JSON.stringify(limit.per)}): limits are counted in windows of whole seconds (Redis expires its counters so); for 5 requests per 500ms write { requests: 10, per: 1s }`);
+    }
+  }
+  const store = parseStoreUrl(doc.rateLimits.store);
+  if ('problem' in store) r.error('CONFIG_URL', '/rateLimits/store', store.problem);
 }
 
 // ------------------------------------------------------------------ security (SPEC §11)

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { CertificateFile, CertificateInfo } from '../certs/types.js';
+import { formatDuration } from './durations.js';
 import type { ApiConfig, ClientCertificate, EndpointConfig, GatewayConfig, SecurityConfig, TargetConfig } from './types.js';
 
 export interface CertificateSummary {
@@ -68,6 +69,8 @@ export interface ApiSummary {
   readonly maxBodyBytes?: number;
   /** Who may call it: absent for an open API. A JWKS file is named by its file name (a checkout and a container differ in folders). */
   readonly security?: SecuritySummary;
+  /** Its own rate limit: "100 per 1s"; absent when it has none. */
+  readonly rateLimit?: string;
   readonly endpoints: { readonly production: EndpointSummary; readonly sandbox?: EndpointSummary };
 }
 
@@ -136,6 +139,7 @@ export function summarizeApi(api: ApiConfig): ApiSummary {
     ...(api.resources ? { resources: api.resources.map((r) => `${r.methods.join(',')} ${r.path}`) } : {}),
     ...(api.maxBodyBytes !== undefined ? { maxBodyBytes: api.maxBodyBytes } : {}),
     ...(api.security ? { security: summarizeSecurity(api.security) } : {}),
+    ...(api.rateLimit ? { rateLimit: `${api.rateLimit.requests} per ${formatDuration(api.rateLimit.perMs)}` } : {}),
     endpoints: {
       production: summarizeEndpoint(api.production),
       ...(api.sandbox ? { sandbox: summarizeEndpoint(api.sandbox) } : {}),

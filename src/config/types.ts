@@ -125,6 +125,13 @@ export interface DocumentApi {
   resources?: DocumentResource[];
   maxBodySize?: string | number;
   security?: DocumentSecurity;
+  rateLimit?: DocumentRateLimit;
+}
+
+/** apis[].rateLimit, or a plan (SPEC §11). */
+export interface DocumentRateLimit {
+  requests: number;
+  per: Duration;
 }
 
 export type DocumentAddress = string | number;
@@ -156,6 +163,8 @@ export interface GatewayDocument {
   apis: DocumentApi[];
   routing: { sandboxHeader: string };
   keys?: { file: string };
+  plans?: Record<string, DocumentRateLimit>;
+  rateLimits: { store: string; onStoreError: 'allow' | 'deny' };
 }
 
 // ------------------------------------------------------------------ the compiled configuration
@@ -277,6 +286,19 @@ export interface ApiConfig {
   readonly maxBodyBytes?: number;
   /** Absent: anyone may call (an open API, v1's behaviour). */
   readonly security?: SecurityConfig;
+  /** Absent: the API has no limit of its own (a key's plan may still limit it). */
+  readonly rateLimit?: RateLimitConfig;
+}
+
+/** A limit, compiled: `requests` per `perMs`, a whole number of seconds (limits/rules.ts says why). */
+export interface RateLimitConfig {
+  readonly requests: number;
+  readonly perMs: number;
+}
+
+/** A plan of `plans`: the limit the keys that name it draw from, on each API. */
+export interface PlanConfig extends RateLimitConfig {
+  readonly name: string;
 }
 
 /** The API's own security, or defaults.security; `{}` written on an API leaves it open (no key). */
@@ -373,6 +395,10 @@ export interface GatewayConfig {
   readonly apis: readonly ApiConfig[];
   /** keys.file, read; absent when the configuration has none. */
   readonly keys?: KeysConfig;
+  /** `plans`, in the order written (a list, not a record: a plan may be called "constructor"). */
+  readonly plans: readonly PlanConfig[];
+  /** rateLimits: `store` is memory or a Redis URL (password and all: never log it; see store-url.ts). */
+  readonly rateLimits: { readonly store: string; readonly onStoreError: 'allow' | 'deny' };
   /** Every file in the certificates folder that parsed, referenced or not (the inventory). */
   readonly inventory: readonly CertificateFile[];
 }

@@ -1,6 +1,7 @@
 // The connection to Redis of a rate-limit store: one node-redis client per process, which fails
 // commands at once while it is disconnected, reconnects in the background, and says whether Redis
 // answers (for /status, a log line, a metric). Nothing here holds a password in what it reports.
+import { withoutPassword } from '../config/store-url.js';
 import { createClient } from 'redis';
 import type { LimitStoreState } from './types.js';
 
@@ -109,10 +110,3 @@ export class RedisConnection {
   }
 }
 
-/** `url` without its password (the user name stays: it tells which account, and is no secret). */
-export function withoutPassword(url: URL): string {
-  if (!url.password) return url.href;
-  const copy = new URL(url.href);
-  copy.password = '';
-  return copy.href;
-}

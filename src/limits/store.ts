@@ -8,12 +8,13 @@ import { SECOND_MS } from '../time.js';
 import { hostClusterCounts } from './cluster.js';
 import { count, outcomeOf } from './outcome.js';
 import type { Counter } from './outcome.js';
-import { RedisConnection, withoutPassword } from './redis.js';
+import { parseStoreUrl } from '../config/store-url.js';
+import { RedisConnection } from './redis.js';
 import { checkRule, counterPrefix } from './rules.js';
 import type { LimitOutcome, LimitRule, LimitStore, LimitStoreKind, LimitStoreOptions, LimitStoreState } from './types.js';
 
 export type { LimitOutcome, LimitRule, LimitStore, LimitStoreKind, LimitStoreOptions, LimitStoreState } from './types.js';
-export { isLimitStoreMessage } from './cluster.js';
+export { hostClusterCounts, isLimitStoreMessage } from './cluster.js';
 
 /**
  * How long a consume waits for Redis or the cluster primary by default. A Redis round trip on a
@@ -27,7 +28,9 @@ export function createLimitStore(options: LimitStoreOptions): LimitStore {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new RangeError(`rate limits: timeoutMs must be a number of milliseconds > 0 (got ${timeoutMs})`);
   if (role === 'worker' && !cluster.isWorker) throw new Error("rate limits: role 'worker' counts in a node:cluster worker; this process is none");
-  const redisUrl = parseStoreUrl(options.url);
+  const parsed = parseStoreUrl(options.url);
+  if ('problem' in parsed) throw new Error(`rate limits: ${parsed.problem}`);
+  const redisUrl = parsed.redis;
   if (redisUrl) {
     const connection = new RedisConnection(redisUrl, onStateChange);
     // The primary serves no requests; its connection tells /status whether Redis answers.
@@ -49,22 +52,6 @@ export function createLimitStore(options: LimitStoreOptions): LimitStore {
       return new PrimaryStore('cluster', () => ({ kind: 'cluster', url: 'memory', reachable: true, since }), () => Promise.resolve());
     }
   }
-}
-
-/** The Redis URL in `url`, or undefined for 'memory'. The message of a wrong one never repeats a password. */
-function parseStoreUrl(url: string): URL | undefined {
-  if (url === 'memory') return undefined;
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    // new URL's error holds the input, password and all: it is not passed on.
-  }
-  if (!parsed || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || !parsed.hostname || !/^\/?\d*$/.test(parsed.pathname)) {
-    const got = parsed ? withoutPassword(parsed) : 'something that is not a URL';
-    throw new Error(`rate limits: the store must be memory, redis://[user:password@]host:port[/db] or rediss://… (got ${got})`);
-  }
-  return parsed;
 }
 
 /** Memory, the cluster's memory or Redis: each rule counted by a limiter of that store. */

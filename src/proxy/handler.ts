@@ -19,7 +19,10 @@ import { explainPending, failureDetail } from '../backend/explain.js';
 import { backendFailureMessage, classifyBackendError, errorCode } from '../backend/failure.js';
 import { LATE_TLS_ERROR } from '../backend/tls.js';
 import type { BackendSocket } from '../backend/tls.js';
+import { formatDuration } from '../config/durations.js';
 import type { RequestCode } from '../errors.js';
+import type { LimitOutcome, LimitRule } from '../limits/store.js';
+import type { ApiLimits } from '../snapshot/limits.js';
 import type { ApiRuntime, EndpointRuntime, Snapshot, TargetRuntime } from '../snapshot/snapshot.js';
 import type { AccessLine, AccessLog } from './access-log.js';
 import { clientAddress, isTrustedProxy } from './client-address.js';
@@ -27,6 +30,7 @@ import { sendError } from './errors.js';
 import { RequestHeaders, backendRequestHeaders, clientAddressOf, clientResponseHeaders, isValidRequestId } from './headers.js';
 import { normalizePath } from './path.js';
 import { checkCredentials } from './security.js';
+import { apiName } from './verdict.js';
 import type { Caller, Verdict } from './verdict.js';
 import { parseTraceParent, traceIdOf } from './trace-context.js';
 import type { RequestSpan, TracedExchange, Tracing } from './tracing.js';
@@ -53,7 +57,12 @@ export interface CompletedRequest {
   readonly upstreamMs: number | undefined;
   /** For an API that requires a credential: what came of it. */
   readonly auth: Verdict['kind'] | undefined;
+  /** For a request a rate limit applies to: what came of its count. */
+  readonly rateLimit: RateLimitDecision | undefined;
 }
+
+/** allowed, limited (429), or the store did not answer and the request was served uncounted or refused (503). */
+export type RateLimitDecision = 'allowed' | 'limited' | 'store_error_allowed' | 'store_error_denied';
 
 /** Told of every response when it is over: the metrics implement it (the proxy knows nothing of them). */
 export interface RequestObserver {
@@ -166,7 +175,7 @@ function challengeHeaders(challenges: readonly string[]): string[] {
   return challenges.flatMap((challenge) => ['www-authenticate', challenge]);
 }
 
-/** The request, routed and allowed: checked against the endpoint's resources and limits, and sent to a target. */
+/** The request, routed and allowed: checked against the endpoint's resources and the rate limits, and sent to a target. */
 function forward(
   exchange: Exchange,
   snapshot: Snapshot,
@@ -178,7 +187,7 @@ function forward(
   url: string,
   queryAt: number,
 ): void {
-  const { req, options } = exchange;
+  const { req } = exchange;
   const peer = exchange.peer;
   exchange.endpoint = endpoint ?? api.production;
   if (!endpoint) {
@@ -198,6 +207,77 @@ function forward(
       );
     }
   }
+  // Kept for a retry: another target of the group prepends its own base path.
+  exchange.rest = rest;
+  exchange.query = queryAt === -1 ? '' : url.slice(queryAt);
+  const trustedPeer = isTrustedProxy(peer, snapshot.trustedProxies);
+  if (trustedPeer) exchange.client = clientAddress(peer, facts.forwardedFor, snapshot.trustedProxies);
+  exchange.trustedPeer = trustedPeer;
+
+  const limits = snapshot.limits;
+  const rules = api.limits && limits ? rulesFor(api.limits, exchange.caller) : undefined;
+  if (!rules) return send(exchange, snapshot, api, endpoint, tunnel, facts);
+  // Counted per key, per token subject, else per client address (the one a trusted proxy forwarded for).
+  const subject = exchange.caller?.subject ?? `ip:${exchange.client}`;
+  // The rest waits for the count (the request's body, unread, waits in the socket), which the store answers within its bound.
+  limits!.store.consume(rules, subject).then(
+    (outcome) => counted(exchange, snapshot, api, endpoint, tunnel, facts, outcome, limits!.onStoreError),
+    (error: unknown) => counted(exchange, snapshot, api, endpoint, tunnel, facts, { kind: 'unavailable', reason: String(error) }, limits!.onStoreError),
+  );
+}
+
+/** The rules a caller is counted against on `api`: a key's plan's with the API's own, else the API's own; undefined when none applies. */
+function rulesFor(limits: ApiLimits, caller: Caller | undefined): readonly LimitRule[] | undefined {
+  const plan = caller && 'apiKey' in caller ? caller.plan : undefined;
+  const rules = (plan !== undefined ? limits.byPlan.get(plan) : undefined) ?? limits.own;
+  return rules.length > 0 ? rules : undefined;
+}
+
+/** The request, counted: refused over a limit (or when the store failed and onStoreError says deny), else sent on with the RateLimit headers. */
+function counted(exchange: Exchange, snapshot: Snapshot, api: ApiRuntime, endpoint: EndpointRuntime, tunnel: boolean, facts: RequestHeaders, outcome: LimitOutcome, onStoreError: 'allow' | 'deny'): void {
+  // The client may have gone meanwhile: its access line is written (499), nothing is sent.
+  if (exchange.res.destroyed) return;
+  if (outcome.kind === 'limited') {
+    exchange.rateLimit = 'limited';
+    exchange.detail = { rateLimit: outcome.rule.id };
+    const retryAfter = String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)));
+    return exchange.refuse('RATE_LIMITED', `${limitName(outcome.rule, api)} allows ${outcome.rule.requests} requests per ${formatDuration(outcome.rule.perMs)}${callerName(exchange)}; retry in ${retryAfter} s`, [...rateLimitHeaders(outcome), 'retry-after', retryAfter]);
+  }
+  if (outcome.kind === 'unavailable') {
+    exchange.detail = { rateLimitStore: outcome.reason };
+    if (onStoreError === 'deny') {
+      exchange.rateLimit = 'store_error_denied';
+      return exchange.refuse('RATE_LIMIT_UNAVAILABLE', `${apiName(api)} is rate limited, and the store that counts its requests does not answer (rateLimits.onStoreError: deny); try again shortly`);
+    }
+    // onStoreError: allow: served uncounted, and without RateLimit headers (nothing is known of the count).
+    exchange.rateLimit = 'store_error_allowed';
+    return send(exchange, snapshot, api, endpoint, tunnel, facts);
+  }
+  exchange.rateLimit = 'allowed';
+  exchange.limitHeaders = rateLimitHeaders(outcome);
+  send(exchange, snapshot, api, endpoint, tunnel, facts);
+}
+
+/** RateLimit-Limit, -Remaining and -Reset (seconds until the window ends), of the tightest limit. */
+function rateLimitHeaders(outcome: { readonly limit: number; readonly remaining: number; readonly resetMs: number }): string[] {
+  return ['ratelimit-limit', String(outcome.limit), 'ratelimit-remaining', String(outcome.remaining), 'ratelimit-reset', String(Math.ceil(outcome.resetMs / 1000))];
+}
+
+// Built on a refusal only.
+function limitName(rule: LimitRule, api: ApiRuntime): string {
+  // A plan rule's id is plan:<name>:<api>:<version> (snapshot/limits.ts); a plan's name holds no colon.
+  return rule.id.startsWith('plan:') ? `the plan "${rule.id.split(':')[1]}" of this key on ${apiName(api)}` : `${apiName(api)}`;
+}
+
+function callerName(exchange: Exchange): string {
+  const caller = exchange.caller;
+  if (!caller) return ` from ${exchange.client}`;
+  return 'apiKey' in caller ? ` to each key` : ` to each token subject`;
+}
+
+/** The request, allowed: sent to a target of its endpoint. */
+function send(exchange: Exchange, snapshot: Snapshot, api: ApiRuntime, endpoint: EndpointRuntime, tunnel: boolean, facts: RequestHeaders): void {
+  const { req, options } = exchange;
   // A v1 url is its one target; a group picks among its available targets.
   const group = endpoint.group;
   const target = group ? group.pick(Date.now()) : endpoint.config.group ? undefined : endpoint.targets[0]!;
@@ -213,10 +293,7 @@ function forward(
     return exchange.refuse('CERTIFICATE_PENDING', `${endpoint.config.description}: the backend's certificate is not installed yet`);
   }
 
-  const trustedPeer = isTrustedProxy(peer, snapshot.trustedProxies);
-  if (trustedPeer) exchange.client = clientAddress(peer, facts.forwardedFor, snapshot.trustedProxies);
-  exchange.trustedPeer = trustedPeer;
-  const headers = backendRequestHeaders(req.rawHeaders, target.headerPlan, exchange.requestId, peer, options.proto, trustedPeer, exchange.span?.traceparent);
+  const headers = backendRequestHeaders(req.rawHeaders, target.headerPlan, exchange.requestId, exchange.peer, options.proto, exchange.trustedPeer, exchange.span?.traceparent);
   // Two Host lines: which one names the target is anyone's guess (RFC 9112 §3.2), so neither is sent on.
   if (!headers) return exchange.refuse('INVALID_HOST', 'the request has more than one Host header', CLOSE);
   const hasBody = facts.contentLength !== undefined ? facts.contentLength !== '0' : facts.transferEncoding !== undefined;
@@ -231,9 +308,6 @@ function forward(
     body = countedBody(req, declared === undefined ? limit : undefined);
     exchange.body = body;
   }
-  // Kept for a retry: another target of the group prepends its own base path.
-  exchange.rest = rest;
-  exchange.query = queryAt === -1 ? '' : url.slice(queryAt);
   exchange.dispatch(target, {
     origin: target.config.origin,
     path: backendPath(target, exchange.rest, exchange.query),
@@ -322,6 +396,9 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
   /** Who the credential says called, once it is known: a key's name, a token's iss and sub (never the credential). */
   caller: Caller | undefined;
   auth: CompletedRequest['auth'];
+  rateLimit: RateLimitDecision | undefined;
+  /** RateLimit-* of an allowed request, added to the backend's response. */
+  limitHeaders: string[] | undefined;
   span: RequestSpan | undefined;
   body: BodyCounter | undefined;
   // Filled in when the response is over (the access line, the observer).
@@ -372,6 +449,18 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
     target.pool!.dispatch(request, this);
   }
 
+  /** The backend's response headers as the client gets them: the gateway's RateLimit-* replace any the backend sent. */
+  #responseHeaders(headers: Record<string, string | string[] | undefined>): string[] {
+    const limit = this.limitHeaders;
+    if (!limit) return clientResponseHeaders(headers, this.requestId);
+    delete headers['ratelimit-limit'];
+    delete headers['ratelimit-remaining'];
+    delete headers['ratelimit-reset'];
+    const out = clientResponseHeaders(headers, this.requestId);
+    out.push(...limit);
+    return out;
+  }
+
   /** The gateway answers itself, with an error code. */
   refuse(code: RequestCode, message: string, extra: readonly string[] = NO_HEADERS): void {
     this.code = code;
@@ -396,7 +485,7 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
     // Any status is an answer: 5xx is the backend's, not a transport failure (WSO2's rule).
     this.endpoint!.group?.succeeded(this.target!);
     this.upstreamMs = Math.round((performance.now() - this.#dispatchedAt) * 100) / 100;
-    const out = clientResponseHeaders(headers, this.requestId);
+    const out = this.#responseHeaders(headers);
     if (this.#draining()) out.push(...CLOSE);
     this.res.writeHead(statusCode, out);
   }
@@ -410,7 +499,7 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
     this.endpoint!.group?.succeeded(this.target!);
     this.upstreamMs = Math.round((performance.now() - this.#dispatchedAt) * 100) / 100;
     const client = this.res.socket!;
-    const out = clientResponseHeaders(headers, this.requestId);
+    const out = this.#responseHeaders(headers);
     let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`;
     for (let i = 0; i < out.length; i += 2) head += `${out[i]}: ${out[i + 1]}\r\n`;
     this.tunnelled = true;

@@ -5,7 +5,7 @@
 // Claims are named in the access line only once the signature verified: iss and sub, never the token.
 import { decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
-import type { ApiRuntime } from '../snapshot/snapshot.js';
+import type { ApiRuntime, VerifiedToken } from '../snapshot/snapshot.js';
 import { JwksUnavailableError } from '../snapshot/jwks.js';
 import { apiName, routeByType } from './verdict.js';
 import type { Caller, Verdict } from './verdict.js';
@@ -76,8 +76,11 @@ export function bearerChallenge(api: ApiRuntime): string {
   return `Bearer realm="${quotable(api.config.name)}"`;
 }
 
-function callerOf(payload: JWTPayload): { readonly jwt: { readonly iss: string | undefined; readonly sub: string | undefined } } {
-  return { jwt: { iss: clipped(payload.iss), sub: clipped(payload.sub) } };
+function callerOf(payload: JWTPayload): VerifiedToken['caller'] {
+  const iss = clipped(payload.iss);
+  const sub = clipped(payload.sub);
+  // Built once per token verified (VerifiedTokens keeps it): iss and sub whole, as the issuer wrote them, for the count.
+  return { jwt: { iss, sub }, subject: typeof payload.sub === 'string' ? `jwt:${payload.iss ?? ''} ${payload.sub}` : undefined };
 }
 
 /** What a token that does not verify gets: 401 with what is wrong, or 503 when there are no keys yet. */

@@ -2,8 +2,12 @@
 // credential's type chooses, or a refusal with its message. Built on refusals only are the strings.
 import type { ApiRuntime, EndpointRuntime } from '../snapshot/snapshot.js';
 
-/** Who a credential says the caller is, as the access line names it: a key by its name, a token by iss and sub. */
-export type Caller = { readonly apiKey: string } | { readonly jwt: { readonly iss: string | undefined; readonly sub: string | undefined } };
+/**
+ * Who a credential says the caller is, as the access line names it: a key by its name, a token by
+ * iss and sub. `subject` is what rate limits count the caller by (undefined for a token without
+ * sub: then its client address); `plan` is a key's.
+ */
+export type Caller = { readonly apiKey: string; readonly plan?: string; readonly subject: string } | { readonly jwt: { readonly iss: string | undefined; readonly sub: string | undefined }; readonly subject: string | undefined };
 
 export type Verdict =
   | { readonly kind: 'allowed'; readonly caller: Caller; readonly endpoint: EndpointRuntime }

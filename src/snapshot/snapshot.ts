@@ -16,6 +16,8 @@ import type { ApiConfig, EndpointConfig, GatewayConfig, JwksSource, JwtConfig, T
 import { VerifiedTokens, jwksKeyOf, openJwks } from './jwks.js';
 import type { JwksKeys } from './jwks.js';
 import { isPending } from '../config/usage.js';
+import { LimitStores, apiLimitsOf, usesLimits } from './limits.js';
+import type { ApiLimits, SnapshotLimits } from './limits.js';
 import { ResourceTable } from './resources.js';
 import { Router } from './routes.js';
 import { trustedProxyList } from './trusted-proxies.js';
@@ -64,6 +66,8 @@ export interface ApiRuntime {
   readonly resources: ResourceTable | undefined;
   /** security.jwt, with the keys its tokens are verified with, and the tokens verified (of this configuration). */
   readonly jwt: { readonly config: JwtConfig; readonly keys: JwksKeys; readonly verified: VerifiedTokens<VerifiedToken> } | undefined;
+  /** The rate-limit rules its requests are counted against; undefined when nothing limits it. */
+  readonly limits: ApiLimits | undefined;
 }
 
 export interface Snapshot {
@@ -84,11 +88,15 @@ export interface Snapshot {
   readonly keyRing: KeyRing | undefined;
   /** The JWT issuers' key sets, by source (jwksKeyOf): one per file or URL, whatever number of APIs use it. */
   readonly jwks: ReadonlyMap<string, JwksKeys>;
+  /** The store rate limits are counted in, when the configuration limits anything. */
+  readonly limits: SnapshotLimits | undefined;
+  /** The process's stores: the next snapshot takes its store from them. */
+  readonly limitStores: LimitStores;
 }
 
 /** A token that verified, as the proxy needs it again: who it names, its type, and its times (seconds) to check again. */
 export interface VerifiedToken {
-  readonly caller: { readonly jwt: { readonly iss: string | undefined; readonly sub: string | undefined } };
+  readonly caller: { readonly jwt: { readonly iss: string | undefined; readonly sub: string | undefined }; readonly subject: string | undefined };
   /** The verdict its type reached: the endpoint, or a refusal (a sandbox token where there is no sandbox). */
   readonly verdict: unknown;
   readonly exp: number;
@@ -134,9 +142,10 @@ export function openPool(endpoint: TargetConfig): Pool {
 
 /**
  * Builds the snapshot of `config`. Pools come from `previous` when their key is unchanged, else
- * are opened (this is the only side effect: opening a pool makes no connection yet).
+ * are opened (opening a pool makes no connection yet); so do a jwks URL's key set and the
+ * rate-limit store (from `stores`, the process's, which the snapshots after this one inherit).
  */
-export function openSnapshot(config: GatewayConfig, generation: number, previous?: Snapshot): Snapshot {
+export function openSnapshot(config: GatewayConfig, generation: number, previous?: Snapshot, stores: LimitStores = previous?.limitStores ?? new LimitStores('single')): Snapshot {
   const pools = new Map<string, Pool>();
   const poolFor = (endpoint: TargetConfig, key: string): Pool | undefined => {
     if (isPending(endpoint)) return undefined;
@@ -151,7 +160,7 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
   // An API whose configuration is the previous snapshot's own object (a reload shares what did
   // not change: see config/delta.ts) keeps its runtime, suspensions included, so that a reload
   // costs what changed.
-  const kept = previous && previous.sandboxHeader === sandboxHeader ? new Map(previous.apis.map((api) => [api.config, api])) : undefined;
+  const kept = previous && previous.sandboxHeader === sandboxHeader && samePlans(previous.config, config) ? new Map(previous.apis.map((api) => [api.config, api])) : undefined;
   const register = (runtime: EndpointRuntime): EndpointRuntime => {
     endpoints.set(runtime.config.name, runtime);
     for (const target of runtime.targets) if (target.pool) pools.set(target.poolKey, target.pool);
@@ -213,8 +222,13 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
       sandbox: apiConfig.sandbox ? endpoint(apiConfig.sandbox) : undefined,
       resources: apiConfig.resources ? new ResourceTable(apiConfig.resources) : undefined,
       jwt: jwt ? { config: jwt, keys: keysOf(jwt.jwks), verified: new VerifiedTokens<VerifiedToken>() } : undefined,
+      limits: apiLimitsOf(apiConfig, config.plans),
     };
   });
+  const limits = usesLimits(config) ? { store: stores.open(config.rateLimits.store), onStoreError: config.rateLimits.onStoreError } : undefined;
+  // The store checks the rules now (a rule it cannot count fails the snapshot, not a request) and
+  // makes their counters: a worker's are introduced to the primary before a request waits on them.
+  if (limits) for (const api of apis) if (api.limits) limits.store.prepare([...api.limits.own, ...[...api.limits.byPlan.values()].flat()]);
 
   return {
     generation,
@@ -229,7 +243,14 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
     // Built once per keys file: a reload of anything else keeps the ring.
     keyRing: !config.keys ? undefined : previous?.keyRing && previous.config.keys?.sha256 === config.keys.sha256 ? previous.keyRing : new KeyRing(config.keys.entries),
     jwks,
+    limits,
+    limitStores: stores,
   };
+}
+
+/** The plans an API's rules were built with are the same (plans are few: compared whole). */
+function samePlans(a: GatewayConfig, b: GatewayConfig): boolean {
+  return a.plans === b.plans || JSON.stringify(a.plans) === JSON.stringify(b.plans);
 }
 
 /**
@@ -237,6 +258,13 @@ export function openSnapshot(config: GatewayConfig, generation: number, previous
  * after `deadlineMs`, destroy() ends those still running.
  */
 export async function retireSnapshot(old: Snapshot, current: Snapshot | undefined, deadlineMs: number): Promise<void> {
+  await closePools(old, current, deadlineMs);
+  // Once its requests are over: a store no snapshot uses (another URL now, or the gateway stops).
+  const store = old.limits?.store;
+  if (store && current?.limits?.store !== store) await old.limitStores.release(store);
+}
+
+async function closePools(old: Snapshot, current: Snapshot | undefined, deadlineMs: number): Promise<void> {
   const retiring = [...old.pools].filter(([key, pool]) => current?.pools.get(key) !== pool).map(([, pool]) => pool);
   await Promise.all(
     retiring.map(async (pool) => {

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
+import { isLimitStoreMessage } from '../limits/store.js';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { encodeDelta } from '../config/delta.js';
 import { destinationOf } from '../log.js';
@@ -300,6 +301,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
         process.process.kill('SIGKILL');
       }, BOOT_TIMEOUT_MS);
       const onMessage = (message: FromWorker): void => {
+        if (isLimitStoreMessage(message)) return;
         if (message.type === 'hello') {
           const { current } = holder;
           this.#send(running, { type: 'boot', config: encodeDelta(current.config), generation: current.generation, logging, reusePort: this.balancing === 'reuseport' });
@@ -324,6 +326,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements ReloadPartic
   }
 
   #received(slot: Slot, running: Running, message: FromWorker): void {
+    // The workers' rate-limit counts (limits/cluster.ts) share the channel; their host answers them.
+    if (isLimitStoreMessage(message)) return;
     if (message.type === 'load') {
       if (slot.running === running) slot.inFlight = message.inFlight;
       return;

@@ -17,6 +17,8 @@ import { ListenError, Listeners } from '../listeners.js';
 import { Reloader } from '../reload/reloader.js';
 import { stopServing } from '../shutdown.js';
 import { SnapshotHolder } from '../snapshot/holder.js';
+import { hostClusterCounts } from '../limits/store.js';
+import { LimitStores, logStoreState } from '../snapshot/limits.js';
 import { openSnapshot, retireSnapshot } from '../snapshot/snapshot.js';
 import { WorkerPool, WorkerBootError } from './pool.js';
 
@@ -29,7 +31,12 @@ export interface PrimaryOptions extends GatewayOptions {
 
 export async function startPrimary(options: PrimaryOptions): Promise<StartResult> {
   const { logger, config, diagnostics } = options;
-  const holder = new SnapshotHolder(openSnapshot(config, 1));
+  // The workers' memory counts live here, hosted before the first worker is forked (limits/cluster.ts),
+  // whatever the configuration: a reload may add limits. The primary's Redis store serves no
+  // request: it tells /status, the log and the metric whether Redis answers.
+  hostClusterCounts();
+  const stores = new LimitStores('primary', logStoreState(logger, () => holder.current.config.rateLimits.onStoreError));
+  const holder: SnapshotHolder = new SnapshotHolder(openSnapshot(config, 1, undefined, stores));
   const logging = options.logging ?? { pretty: false, color: false, level: logger.level };
   const pool = new WorkerPool({ size: options.size, holder, logger, logging });
   const metrics = new GatewayMetrics(holder, { role: 'primary', gather: () => pool.metrics() });

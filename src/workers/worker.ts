@@ -19,6 +19,8 @@ import { openTracing } from '../proxy/tracing.js';
 import { SnapshotHolder } from '../snapshot/holder.js';
 import { HealthChecks } from '../snapshot/health.js';
 import { JwksRefresher } from '../snapshot/jwks.js';
+import { isLimitStoreMessage } from '../limits/store.js';
+import { LimitStores } from '../snapshot/limits.js';
 import { openSnapshot, retireSnapshot } from '../snapshot/snapshot.js';
 import { targetStates } from '../proxy/handler.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
@@ -39,6 +41,8 @@ export function runWorker(): Promise<number> {
     // One message at a time, in order: a prepare that arrives while booting waits for the boot.
     let queue = Promise.resolve();
     process.on('message', (message: ToWorker) => {
+      // The rate-limit counts' answers from the primary (limits/cluster.ts) are their limiter's.
+      if (isLimitStoreMessage(message)) return;
       queue = queue.then(async () => {
         if (message.type === 'boot') {
           worker = await Worker.boot(number, message, resolve);
@@ -86,7 +90,8 @@ class Worker {
       return undefined;
     }
     const tracing = await openTracing(process.env, logger);
-    const holder = new SnapshotHolder(openSnapshot(config, message.generation));
+    // Memory counts live in the primary; a Redis store is this worker's own connection (the primary logs its state).
+    const holder = new SnapshotHolder(openSnapshot(config, message.generation, undefined, new LimitStores('worker')));
     const listeners = new Listeners(holder);
     const metrics = new GatewayMetrics(holder, { role: 'worker', inFlight: () => listeners.inFlight, tunnels: () => listeners.tunnels });
     accessLog.follow(holder);
