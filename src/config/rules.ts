@@ -37,7 +37,14 @@ function checkRateLimits(doc: GatewayDocument, r: Reporter): void {
   for (const [pointer, limit] of limits) {
     const ms = parseDuration(limit.per);
     if (ms !== undefined && (ms < 1000 || ms % 1000 !== 0)) {
-      r.error('CONFIG_INVALID_VALUE', `${pointer}/per`, `must be a whole number of seconds, at least 1s (got ${JSON.stringify(limit.per)}): limits are counted in windows of whole seconds (Redis expires its counters so); for 5 requests per 500ms write { requests: 10, per: 1s }`);
+      // The nearest whole window, with the requests scaled to it: what was probably meant.
+      const seconds = Math.max(1, Math.round(ms / 1000));
+      const requests = Math.max(1, Math.round((limit.requests * seconds * 1000) / Math.max(ms, 1)));
+      r.error(
+        'CONFIG_INVALID_VALUE',
+        `${pointer}/per`,
+        `must be a whole number of seconds, at least 1s (got ${JSON.stringify(limit.per)}): limits are counted in windows of whole seconds (Redis expires its counters so); about the same rate is { requests: ${requests}, per: ${seconds}s }`,
+      );
     }
   }
   const store = parseStoreUrl(doc.rateLimits.store);

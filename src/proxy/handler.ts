@@ -271,8 +271,9 @@ function limitName(rule: LimitRule, api: ApiRuntime): string {
 
 function callerName(exchange: Exchange): string {
   const caller = exchange.caller;
-  if (!caller) return ` from ${exchange.client}`;
-  return 'apiKey' in caller ? ` to each key` : ` to each token subject`;
+  // A token without sub is counted by its client address, as an open API's callers are.
+  if (!caller?.subject) return ` from ${exchange.client}`;
+  return 'apiKey' in caller ? ' to each key' : ' to each token subject';
 }
 
 /** The request, allowed: sent to a target of its endpoint. */

@@ -294,11 +294,13 @@ apis:
   const nobody = await sign({});
   allowed(t, await as(nobody, '192.0.2.1'), 2, 1, 'a token without sub from 192.0.2.1');
   allowed(t, await as(nobody, '192.0.2.2'), 2, 1, 'the same token from 192.0.2.2: another address, another count');
+  allowed(t, await as(nobody, '192.0.2.2'), 2, 0, 'again from 192.0.2.2');
+  t.match(limited(t, await as(nobody, '192.0.2.2'), 2, 'a token without sub, third from 192.0.2.2'), /^API "Orders" version v1 allows 2 requests per 1m from 192\.0\.2\.2; retry in \d+ s$/, 'its message names the address it is counted by');
   t.equal((await as('not.a.token')).status, 401, 'an invalid token is refused before counting');
-  t.equal(backend.requests.length, 5);
+  t.equal(backend.requests.length, 6);
   const samples = await metrics(gw.adminUrl);
-  t.equal(limitCount(samples, 'Orders', 'allowed'), 5);
-  t.equal(limitCount(samples, 'Orders', 'limited'), 2);
+  t.equal(limitCount(samples, 'Orders', 'allowed'), 6);
+  t.equal(limitCount(samples, 'Orders', 'limited'), 3);
 });
 
 t.test("reloads: a changed figure starts a fresh count; reloads that leave the rule alone keep it, even when the API's endpoint changes", async (t) => {
@@ -401,6 +403,7 @@ ${limit}    security: { apiKey: {} }
     'half-second.yaml': `version: 1\nkeys: { file: ./keys.yaml }\n${api('    rateLimit: { requests: 5, per: 500ms }\n')}`,
     'plan-fraction.yaml': `version: 1\nkeys: { file: ./keys.yaml }\nplans:\n  Gold: { requests: 2, per: 1m }\n  Silver: { requests: 3, per: 1500ms }\n${api()}`,
     'no-host.yaml': `version: 1\nkeys: { file: ./keys.yaml }\nrateLimits:\n  onStoreError: deny\n  store: "redis://:s3cret@"\n${api('    rateLimit: { requests: 5, per: 1s }\n')}`,
+    'bad-scheme.yaml': `version: 1\nkeys: { file: ./keys.yaml }\nrateLimits: { store: "redsi://u:s3cret@redis.internal:6379" }\n${api('    rateLimit: { requests: 5, per: 1s }\n')}`,
     'bad-db.yaml': `version: 1\nkeys: { file: ./keys.yaml }\nrateLimits: { store: "redis://admin:s3cret@redis.internal:6379/zero" }\n${api('    rateLimit: { requests: 5, per: 1s }\n')}`,
     'from-env.yaml': `version: 1\nkeys: { file: ./keys.yaml }\nrateLimits: { store: "\${GATEHOUSE_REDIS_URL}" }\n${api('    rateLimit: { requests: 5, per: 1s }\n')}`,
     'keys.yaml': keyEntry('web', KEYED_PLAN.sha256, ['Orders']),
@@ -415,15 +418,19 @@ ${limit}    security: { apiKey: {} }
   const errors = async (file: string, env: Record<string, string> = {}) =>
     (await load(file, env)).diagnostics.filter((d) => d.severity === 'error').map((d) => ({ code: d.code, file: path.basename(d.file), line: d.line, path: d.path, message: d.message }));
 
-  t.match(await errors('half-second.yaml'), [{ code: 'CONFIG_INVALID_VALUE', file: 'half-second.yaml', line: 7, path: 'apis[0].rateLimit.per', message: /whole number of seconds, at least 1s \(got "500ms"\)/ }]);
+  t.match(await errors('half-second.yaml'), [{ code: 'CONFIG_INVALID_VALUE', file: 'half-second.yaml', line: 7, path: 'apis[0].rateLimit.per', message: /whole number of seconds, at least 1s \(got "500ms"\).*about the same rate is \{ requests: 10, per: 1s \}$/ }]);
   t.equal((await errors('half-second.yaml')).length, 1);
-  t.match(await errors('plan-fraction.yaml'), [{ code: 'CONFIG_INVALID_VALUE', line: 5, path: 'plans.Silver.per', message: /whole number of seconds, at least 1s \(got "1500ms"\)/ }]);
+  t.match(await errors('plan-fraction.yaml'), [{ code: 'CONFIG_INVALID_VALUE', line: 5, path: 'plans.Silver.per', message: /whole number of seconds, at least 1s \(got "1500ms"\).*about the same rate is \{ requests: 4, per: 2s \}$/ }]);
   t.equal((await errors('plan-fraction.yaml')).length, 1, 'only Silver: 1m is whole seconds');
 
   const noHost = await errors('no-host.yaml');
   t.match(noHost, [{ code: 'CONFIG_URL', line: 5, path: 'rateLimits.store', message: /the store must be memory, redis:\/\// }]);
   t.equal(noHost.length, 1);
   t.notMatch(JSON.stringify(noHost), /s3cret/, 'the message does not repeat the password');
+  const badScheme = await errors('bad-scheme.yaml');
+  t.match(badScheme, [{ code: 'CONFIG_URL', line: 3, path: 'rateLimits.store', message: /got redsi:\/\/u@redis\.internal:6379/ }], 'a misspelt scheme: said by the rule, without the password');
+  t.equal(badScheme.length, 1, 'and not by the schema, which would quote the value whole');
+  t.notMatch(JSON.stringify(badScheme), /s3cret/);
   const badDb = await errors('bad-db.yaml');
   t.match(badDb, [{ code: 'CONFIG_URL', line: 3, path: 'rateLimits.store', message: /got redis:\/\/admin@redis\.internal:6379\/zero/ }], 'the URL is shown without its password');
   t.notMatch(JSON.stringify(badDb), /s3cret/);
