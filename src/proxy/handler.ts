@@ -450,18 +450,6 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
     target.pool!.dispatch(request, this);
   }
 
-  /** The backend's response headers as the client gets them: the gateway's RateLimit-* replace any the backend sent. */
-  #responseHeaders(headers: Record<string, string | string[] | undefined>): string[] {
-    const limit = this.limitHeaders;
-    if (!limit) return clientResponseHeaders(headers, this.requestId);
-    delete headers['ratelimit-limit'];
-    delete headers['ratelimit-remaining'];
-    delete headers['ratelimit-reset'];
-    const out = clientResponseHeaders(headers, this.requestId);
-    out.push(...limit);
-    return out;
-  }
-
   /** The gateway answers itself, with an error code. */
   refuse(code: RequestCode, message: string, extra: readonly string[] = NO_HEADERS): void {
     this.code = code;
@@ -486,7 +474,7 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
     // Any status is an answer: 5xx is the backend's, not a transport failure (WSO2's rule).
     this.endpoint!.group?.succeeded(this.target!);
     this.upstreamMs = Math.round((performance.now() - this.#dispatchedAt) * 100) / 100;
-    const out = this.#responseHeaders(headers);
+    const out = clientResponseHeaders(headers, this.requestId, this.limitHeaders);
     if (this.#draining()) out.push(...CLOSE);
     this.res.writeHead(statusCode, out);
   }
@@ -500,7 +488,7 @@ class Exchange implements Dispatcher.DispatchHandler, AccessLine, CompletedReque
     this.endpoint!.group?.succeeded(this.target!);
     this.upstreamMs = Math.round((performance.now() - this.#dispatchedAt) * 100) / 100;
     const client = this.res.socket!;
-    const out = this.#responseHeaders(headers);
+    const out = clientResponseHeaders(headers, this.requestId, this.limitHeaders);
     let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`;
     for (let i = 0; i < out.length; i += 2) head += `${out[i]}: ${out[i + 1]}\r\n`;
     this.tunnelled = true;

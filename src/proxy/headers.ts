@@ -204,18 +204,21 @@ function join(before: string | undefined, value: string): string {
   return before === undefined ? value : `${before}, ${value}`;
 }
 
-/** The headers sent to the client, from the backend's (undici gives them lower-cased). */
-export function clientResponseHeaders(headers: Record<string, string | string[] | undefined>, requestId: string): string[] {
+/** The headers sent to the client, from the backend's (undici gives them lower-cased), and the gateway's RateLimit-* when a limit counted the request. */
+export function clientResponseHeaders(headers: Record<string, string | string[] | undefined>, requestId: string, rateLimit?: readonly string[]): string[] {
   const connection = headers.connection;
   const listed = connection === undefined ? undefined : connectionTokens(typeof connection === 'string' ? [connection] : connection);
   const out: string[] = [];
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name) || name === REQUEST_ID_HEADER) continue;
+    // The gateway's RateLimit-* (a limited API's) replace the backend's, whose count is not the client's.
+    if (rateLimit && name.startsWith('ratelimit')) continue;
     if (typeof value === 'string') out.push(name, value);
     else for (const item of value) out.push(name, item);
   }
   out.push(REQUEST_ID_HEADER, requestId);
+  if (rateLimit) for (const item of rateLimit) out.push(item);
   return out;
 }
 
