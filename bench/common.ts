@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,15 @@ export function benchWorkspace(prefix: string): { work: string; cert: string; ce
 }
 
 /** The median: on a shared machine one disturbed round should not move the result. */
+/** A loopback port the kernel just gave out, free for a process started next to take. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 export function median(list: readonly number[]): number {
   const sorted = [...list].sort((a, b) => a - b);
   const middle = sorted.length >> 1;

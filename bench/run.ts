@@ -31,7 +31,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,7 +38,7 @@ import autocannon from 'autocannon';
 import { createClient } from 'redis';
 import { Client, request } from 'undici';
 import { newApiKey } from '../src/config/keys.js';
-import { benchWorkspace, cpuMicros, firstLinePort, median, start, startGateway } from './common.js';
+import { benchWorkspace, cpuMicros, firstLinePort, freePort, median, start, startGateway } from './common.js';
 
 const ALL_TARGETS = ['direct', 'minimal', 'gatehouse', 'group', 'apikey', 'limited', 'redis'] as const;
 type TargetName = (typeof ALL_TARGETS)[number];
@@ -163,17 +162,6 @@ async function probe({ url, headers }: Target): Promise<{ status: number; remain
 function redisServerPath(): string | undefined {
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
   return found.status === 0 ? found.stdout.trim() : undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A redis-server on a free loopback port, without persistence (as test/helpers/redis.ts starts one), once it answers. */

@@ -23,12 +23,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchWorkspace, median } from './common.js';
+import { benchWorkspace, freePort, median } from './common.js';
 import { reusePortAvailable } from '../src/workers/balance.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -67,14 +66,6 @@ const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
 const pinned = (cpuList: string | undefined, command: string[]): string[] => (cpuList ? ['taskset', '-c', cpuList, ...command] : command);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function waitForPort(port: number, name: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 20_000;

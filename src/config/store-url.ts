@@ -26,8 +26,3 @@ export function withoutPassword(url: URL): string {
   return copy.href;
 }
 
-/** `store` as it may be logged and shown (memory, or the URL without its password). */
-export function storeLabel(store: string): string {
-  const parsed = parseStoreUrl(store);
-  return 'redis' in parsed && parsed.redis ? withoutPassword(parsed.redis) : store === 'memory' ? 'memory' : '(not a store URL)';
-}

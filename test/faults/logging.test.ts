@@ -6,9 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
@@ -16,6 +14,7 @@ import { droppedLogLines, openLogDestination } from '../../src/log.js';
 import { startBackend } from '../helpers/backend.js';
 import { BIN } from '../helpers/cli.js';
 import { request } from '../helpers/client.js';
+import { freePort } from '../helpers/process.js';
 
 const DEADLINE_MS = 20_000;
 const FAILED = /the log destination failed/g;
@@ -47,15 +46,6 @@ async function until(check: () => Promise<boolean> | boolean, what: string): Pro
   }
 }
 
-/** The gateway's stdout is unusable, so its ports are chosen here: a port the kernel just gave out. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 interface Running {
   readonly child: ChildProcess;
   readonly stderr: () => string;
@@ -66,6 +56,7 @@ interface Running {
 
 async function gatewayFolder(t: Test): Promise<{ dir: string; proxy: string; admin: string }> {
   const backend = await startBackend(t);
+  // The gateway's stdout is unusable, so its ports are chosen here.
   const [http, admin] = [await freePort(), await freePort()];
   const dir = t.testdir({
     'gateway.yaml': `version: 1
