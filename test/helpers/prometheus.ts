@@ -18,7 +18,8 @@ export function parsePrometheus(text: string): Sample[] {
     const labels: Record<string, string> = {};
     for (const [, name, value] of (match[2] ?? '').matchAll(LABEL)) labels[name!] = value!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     const value = match[3] === '+Inf' ? Infinity : match[3] === '-Inf' ? -Infinity : Number(match[3]);
-    if (Number.isNaN(value) && match[3] !== 'NaN') throw new Error(`not a number in: ${line}`);
+    // NaN in any case, as Prometheus reads it (Go's ParseFloat): prom-client writes `Nan` for a mean of no samples.
+    if (Number.isNaN(value) && match[3]!.toLowerCase() !== 'nan') throw new Error(`not a number in: ${line}`);
     samples.push({ name: match[1]!, labels, value });
   }
   return samples;
