@@ -157,6 +157,10 @@ export const CODES = {
     meaning: 'The API keys file (keys.file) has an entry that cannot be used: a key missing or unknown, a sha256 that is not 64 lowercase hex digits (or is a key pasted in its place), a type other than production or sandbox, a name or a key given twice.',
     fix: 'Fix the entry at the line given; `gatehouse key new --name N --type T --apis A` prints a new key and the entry to paste. The file holds hashes only: never write a key in it.',
   },
+  OPENAPI_FILE: {
+    meaning: "An OpenAPI or Swagger definition (resources.openapi) cannot be used: the file cannot be read, is not OpenAPI 3.0/3.1 or Swagger 2.0, is not valid against its specification, has a $ref to another file or a URL, or lists a path that cannot be matched by whole segments. The API's old resources keep serving.",
+    fix: "Fix the definition at the line given (relative to the configuration file's folder). Bundle a definition split over files into one (npx @redocly/cli bundle); Gatehouse reads no other file or URL for it.",
+  },
   JWKS_FILE: {
     meaning: "A JWKS (security.jwt.jwks) cannot be used: the file cannot be read or is not a JSON Web Key Set, a key is not a usable public key, a key is symmetric (kty oct), or the set holds private key material.",
     fix: "Put the issuer's public JWKS at the path given (relative to the configuration file's folder): the document its jwks_uri serves. The message names the key by its position and kid.",

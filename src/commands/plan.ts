@@ -3,6 +3,7 @@
 // added, removed or changed, trust changes with the certificates' fingerprints and days left,
 // timeout and TLS changes. Compared with a running gateway's /status, or without --against with
 // the version of the file committed in git (HEAD), or with nothing (everything is added).
+import { plural } from '../text.js';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -162,7 +163,15 @@ function renderPlan(file: string, baseline: Baseline, after: ConfigSummary, chan
   const { apis, endpoints, certificates } = changes;
   if (apis.added.length + apis.removed.length + apis.changed.length > 0) {
     lines.push('APIs');
-    for (const name of apis.added) lines.push(`  + ${name}  (context ${apisAfter.get(name)?.context ?? '?'})`);
+    for (const name of apis.added) {
+      const api = apisAfter.get(name);
+      lines.push(`  + ${name}  (context ${api?.context ?? '?'})`);
+      const from = api?.resourcesFrom;
+      if (from) {
+        lines.push(`      resources: ${plural(api.resources?.length ?? 0, 'path')} from ${from.file} (${from.specification})`);
+        if (from.ignored) lines.push(`      not used for routing: ${from.ignored.join('; ')}`);
+      }
+    }
     for (const name of apis.removed) lines.push(`  - ${name}`);
     for (const change of apis.changed) {
       lines.push(`  ~ ${change.name}`);

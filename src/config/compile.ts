@@ -20,7 +20,7 @@ import type { TargetRef } from './resolve.js';
 import { versionRange } from './tls.js';
 import { certificateUsers, misspeltAlias, targetsOf } from './usage.js';
 import type { HostnameVerifier } from '../certs/hostname.js';
-import type { ApiConfig, ClientCertificate, DocumentRateLimit, KeysConfig, PlanConfig, RateLimitConfig, SecurityConfig, DocumentJwt, JwksFile, JwksSource, JwtConfig, EndpointConfig, EndpointRole, TargetConfig, GatewayConfig, GatewayDocument, HttpsListenerConfig, TlsVersion } from './types.js';
+import type { ApiConfig, ClientCertificate, DocumentRateLimit, KeysConfig, PlanConfig, RateLimitConfig, SecurityConfig, DocumentJwt, JwksFile, JwksSource, JwtConfig, OpenApiDefinition, EndpointConfig, EndpointRole, TargetConfig, GatewayConfig, GatewayDocument, HttpsListenerConfig, TlsVersion } from './types.js';
 
 export interface CompileInput {
   readonly file: string;
@@ -38,6 +38,8 @@ export interface CompileInput {
   readonly keys?: KeysConfig;
   /** The JWKS files security.jwt names, read and parsed by load.ts, by absolute path. */
   readonly jwksFiles?: ReadonlyMap<string, JwksFile>;
+  /** The OpenAPI definitions resources.openapi names, read and parsed by load.ts, by absolute path. */
+  readonly openApiFiles?: ReadonlyMap<string, OpenApiDefinition>;
 }
 
 /** Returns the configuration, or undefined when the reporter holds errors. */
@@ -48,7 +50,7 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
 
   const apis: ApiConfig[] = doc.apis.map((api, i) => {
     const before = compiledApis.get(api);
-    if (before && before.document === doc && sameTrust(before.api, files.byAlias) && sameJwks(before.api, input.jwksFiles, files.byAlias)) {
+    if (before && before.document === doc && sameTrust(before.api, files.byAlias) && sameJwks(before.api, input.jwksFiles, files.byAlias) && sameDefinition(before.api, input.openApiFiles)) {
       r.diagnostics.push(...before.diagnostics);
       return before.api;
     }
@@ -63,7 +65,7 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
       path: `apis[${i}]`,
       production,
       ...(sandbox ? { sandbox } : {}),
-      ...(api.resources ? { resources: api.resources.map((res) => ({ path: res.path, methods: [...res.methods] })) } : {}),
+      ...compileResources(input, i),
       ...(api.maxBodySize !== undefined ? { maxBodyBytes: parseSize(api.maxBodySize)! } : {}),
       ...compileSecurity(input, i, files.byAlias, r),
       ...(api.rateLimit ? { rateLimit: compileRateLimit(api.rateLimit) } : {}),
@@ -255,6 +257,20 @@ function sameJwks(api: ApiConfig, files: ReadonlyMap<string, JwksFile> | undefin
   if (!jwks) return true;
   if (jwks.kind === 'url') return sameFiles(jwks.target, byAlias);
   return files?.get(jwks.file)?.sha256 === jwks.sha256;
+}
+
+/** resources: as listed, or the definition's (load.ts read it; when it could not, the reporter holds why and the load fails). */
+function compileResources(input: CompileInput, i: number): Pick<ApiConfig, 'resources' | 'resourcesFrom'> {
+  const api = input.document.apis[i]!;
+  if (!api.resources) return {};
+  if (Array.isArray(api.resources)) return { resources: api.resources.map((res) => ({ path: res.path, methods: [...res.methods] })) };
+  const definition = input.openApiFiles?.get(path.resolve(path.dirname(input.file), api.resources.openapi));
+  return definition ? { resources: definition.resources, resourcesFrom: definition } : { resources: [] };
+}
+
+/** The API's definition, if it has one, is what it was when compiled. */
+function sameDefinition(api: ApiConfig, files: ReadonlyMap<string, OpenApiDefinition> | undefined): boolean {
+  return !api.resourcesFrom || files?.get(api.resourcesFrom.file) === api.resourcesFrom;
 }
 
 /** A limit as the stores count it (rules.ts checked that `per` is whole seconds). */
@@ -594,5 +610,6 @@ function revisionOf(input: CompileInput, endpoints: readonly TargetConfig[], htt
   if (https) for (const b of keyPairBytes(https.credentials)) hash.update('\0').update(createHash('sha256').update(b).digest('hex'));
   if (input.keys) hash.update(`\0keys\0${input.keys.sha256}`);
   for (const [file, jwks] of [...(input.jwksFiles ?? [])].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(`\0jwks\0${file}\0${jwks.sha256}`);
+  for (const [file, definition] of [...(input.openApiFiles ?? [])].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(`\0openapi\0${file}\0${definition.sha256}`);
   return hash.digest('hex');
 }

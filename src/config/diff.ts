@@ -70,7 +70,7 @@ function keyed<T>(items: readonly T[], key: (item: T) => string): Map<string, T>
 export function diffConfigs(before: ConfigSummary | undefined, after: ConfigSummary): ConfigChanges {
   const apisBefore = keyed(before?.apis ?? [], apiName);
   const apisAfter = keyed(after.apis, apiName);
-  const apiShape = (api: ApiSummary) => ({ context: api.context, default: api.default, resources: api.resources ?? null, maxBodyBytes: api.maxBodyBytes ?? null, security: api.security ?? null, rateLimit: api.rateLimit ?? null });
+  const apiShape = (api: ApiSummary) => ({ context: api.context, default: api.default, resources: api.resources ?? null, resourcesFrom: api.resourcesFrom ?? null, maxBodyBytes: api.maxBodyBytes ?? null, security: api.security ?? null, rateLimit: api.rateLimit ?? null });
 
   const endpointsBefore = endpointsOf(before?.apis ?? []);
   const endpointsAfter = endpointsOf(after.apis);

@@ -14,7 +14,8 @@ import { deepFreeze } from '../freeze.js';
 import { compileConfig } from './compile.js';
 import { parseJwks } from './jwks.js';
 import { parseKeysFile } from './keys.js';
-import { clientCertificateAliases, isJwksUrl, securityOf } from './resolve.js';
+import { MAX_OPENAPI_FILE_BYTES, parseOpenApi } from './openapi.js';
+import { clientCertificateAliases, isJwksUrl, openApiFileOf, securityOf } from './resolve.js';
 import { interpolate } from './interpolate.js';
 import type { Environment } from './interpolate.js';
 import { formatOf, parseConfigText } from './parse.js';
@@ -24,7 +25,7 @@ import { SourceMap } from './source-map.js';
 import type { Position } from './source-map.js';
 import { checkRules } from './rules.js';
 import { validateSchema } from './schema.js';
-import type { GatewayConfig, GatewayDocument, JwksFile, KeysConfig } from './types.js';
+import type { GatewayConfig, GatewayDocument, JwksFile, KeysConfig, OpenApiDefinition } from './types.js';
 
 /**
  * A configuration is a few kilobytes; a thousand APIs is about 250 KB. The cap also bounds the
@@ -76,6 +77,8 @@ export class DocumentCache {
   readonly pieces = new YamlPieceCache();
   /** The certificate files read before: only those that changed are read again (certs/read.ts). */
   readonly certificateFiles: FileReadCache;
+  /** The OpenAPI definitions of the last load, by path: one whose bytes did not change is not parsed again. */
+  openApiFiles: ReadonlyMap<string, OpenApiRead> = new Map();
 
   /** racyMs: see FileReadCache (tests set 0 to trust files just written). */
   constructor({ racyMs }: { readonly racyMs?: number } = {}) {
@@ -120,6 +123,7 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
 
   const keys = document.keys ? await readKeysFile(path.resolve(path.dirname(file), document.keys.file), reporter) : undefined;
   const jwksFiles = await readJwksFiles(file, document, reporter);
+  const openApiFiles = await readOpenApiFiles(file, document, reporter, options.cache);
 
   const config = compileConfig(
     {
@@ -130,6 +134,7 @@ export async function loadConfig(configPath: string, options: LoadOptions): Prom
       ...(listenerFiles ? { listenerFiles } : {}),
       ...(keys ? { keys } : {}),
       jwksFiles,
+      openApiFiles,
       clientFiles,
       nowMs: options.nowMs ?? Date.now(),
       configSha256,
@@ -182,6 +187,47 @@ async function readJwksFiles(file: string, document: GatewayDocument, reporter: 
   return files;
 }
 
+/** A definition read: its bytes' SHA-256, and what parsing it gave (config/openapi.ts). */
+interface OpenApiRead {
+  readonly sha256: string;
+  readonly definition?: OpenApiDefinition;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/**
+ * The OpenAPI definitions the APIs' resources.openapi name, by absolute path; each problem goes
+ * to the reporter, naming the definition's file and line. One that cannot be read or is not
+ * valid stops the load, as a keys file does: the old resources keep serving.
+ */
+async function readOpenApiFiles(file: string, document: GatewayDocument, reporter: Reporter, cache: DocumentCache | undefined): Promise<Map<string, OpenApiDefinition>> {
+  const definitions = new Map<string, OpenApiDefinition>();
+  const reads = new Map<string, OpenApiRead>();
+  for (const api of document.apis) {
+    const from = openApiFileOf(api);
+    if (from === undefined) continue;
+    const absolute = path.resolve(path.dirname(file), from);
+    if (reads.has(absolute)) continue;
+    const read = await readConfigFile(absolute, '', MAX_OPENAPI_FILE_BYTES);
+    if ('error' in read) {
+      reporter.fileDiagnostic('error', 'OPENAPI_FILE', absolute, `cannot read the OpenAPI definition: ${read.error} (resources.openapi is relative to the configuration file's folder)`);
+      reads.set(absolute, { sha256: '', diagnostics: [] });
+      continue;
+    }
+    const sha256 = createHash('sha256').update(read.bytes).digest('hex');
+    const before = cache?.openApiFiles.get(absolute);
+    let parsed = before?.sha256 === sha256 ? before : undefined;
+    if (!parsed) {
+      const { definition, diagnostics } = await parseOpenApi(read.bytes.toString('utf8'), absolute);
+      parsed = { sha256, diagnostics, ...(definition ? { definition: { file: absolute, sha256, ...definition } } : {}) };
+    }
+    reads.set(absolute, parsed);
+    reporter.diagnostics.push(...parsed.diagnostics);
+    if (parsed.definition) definitions.set(absolute, parsed.definition);
+  }
+  if (cache) cache.openApiFiles = reads;
+  return definitions;
+}
+
 /** Parse → ${VAR} → schema → rules: the stages that depend on the configuration file only. */
 function validateDocument(file: string, text: string, env: Environment, pieces?: YamlPieceCache): ValidatedDocument {
   const parsed = parseConfigText(text, file, formatOf(file), pieces);
@@ -224,7 +270,7 @@ function done(diagnostics: readonly Diagnostic[], config?: GatewayConfig, { free
 }
 
 /** `missing`: what the message adds when the file does not exist. */
-async function readConfigFile(file: string, missing = ' (pass the file with -c, or run from its folder)'): Promise<{ bytes: Buffer } | { error: string }> {
+async function readConfigFile(file: string, missing = ' (pass the file with -c, or run from its folder)', maxBytes = MAX_CONFIG_FILE_BYTES): Promise<{ bytes: Buffer } | { error: string }> {
   try {
     // O_NONBLOCK: a named pipe in the file's place must not wait for a writer (forever); it is
     // then refused below as not a regular file. No effect on regular files; absent on Windows.
@@ -232,7 +278,7 @@ async function readConfigFile(file: string, missing = ' (pass the file with -c, 
     try {
       const stat = await handle.stat();
       if (!stat.isFile()) return { error: stat.isDirectory() ? 'it is a folder, not a file' : 'it is not a regular file' };
-      if (stat.size > MAX_CONFIG_FILE_BYTES) return { error: `it is ${stat.size} bytes, above the limit of ${MAX_CONFIG_FILE_BYTES}` };
+      if (stat.size > maxBytes) return { error: `it is ${stat.size} bytes, above the limit of ${maxBytes}` };
       return { bytes: await handle.readFile() };
     } finally {
       await handle.close();

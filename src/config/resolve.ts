@@ -2,7 +2,7 @@
 // targets), else its API, else `defaults` (which the schema filled in). A v1 endpoint is its own
 // one target. Each value carries the pointer where it was written, so that a rule about an
 // effective value points at the line that set it.
-import type { DocumentSecurity, DocumentTarget, EndpointRole, GatewayDocument } from './types.js';
+import type { DocumentApi, DocumentSecurity, DocumentTarget, EndpointRole, GatewayDocument } from './types.js';
 
 export type SettingGroup = 'timeouts' | 'tls' | 'headers';
 
@@ -130,4 +130,10 @@ export function securityOf(doc: GatewayDocument, i: number): { readonly security
 /** Whether security.jwt.jwks names a URL to fetch (else a file). */
 export function isJwksUrl(jwks: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(jwks);
+}
+
+/** The definition an API's resources come from (resources: { openapi }), as written; undefined when they are listed or absent. */
+export function openApiFileOf(api: DocumentApi): string | undefined {
+  const resources = api.resources;
+  return resources && !Array.isArray(resources) ? resources.openapi : undefined;
 }

@@ -469,7 +469,7 @@ export function templateProblem(template: string): string | undefined {
 function checkResources(doc: GatewayDocument, r: Reporter): void {
   doc.apis.forEach((api, i) => {
     const seen = new Map<string, number>();
-    (api.resources ?? []).forEach((resource, k) => {
+    (Array.isArray(api.resources) ? api.resources : []).forEach((resource, k) => {
       const pointer = `/apis/${i}/resources/${k}/path`;
       const problem = templateProblem(resource.path);
       if (problem) {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { CertificateFile, CertificateInfo } from '../certs/types.js';
 import { formatDuration } from './durations.js';
-import type { ApiConfig, ClientCertificate, EndpointConfig, GatewayConfig, SecurityConfig, TargetConfig } from './types.js';
+import type { ApiConfig, ClientCertificate, EndpointConfig, GatewayConfig, OpenApiDefinition, SecurityConfig, TargetConfig } from './types.js';
 
 export interface CertificateSummary {
   readonly subject: string;
@@ -66,6 +66,8 @@ export interface ApiSummary {
   readonly default: boolean;
   /** "GET,PUT /order/{orderId}", or absent when every path is allowed. */
   readonly resources?: readonly string[];
+  /** The definition the resources were taken from: its file name and specification, and what routing does not use of it. */
+  readonly resourcesFrom?: { readonly file: string; readonly specification: string; readonly ignored?: readonly string[] };
   readonly maxBodyBytes?: number;
   /** Who may call it: absent for an open API. A JWKS file is named by its file name (a checkout and a container differ in folders). */
   readonly security?: SecuritySummary;
@@ -130,6 +132,11 @@ function summarizeClientCertificate(client: ClientCertificate): NonNullable<Targ
   return leaf ? { alias: client.alias, subject: leaf.subject, fingerprint256: leaf.fingerprint256, notAfter: leaf.notAfter } : { alias: client.alias, pending: true };
 }
 
+/** Named by its file name, as a JWKS file is: a checkout and a container differ in folders. */
+function summarizeDefinition(definition: OpenApiDefinition): NonNullable<ApiSummary['resourcesFrom']> {
+  return { file: path.basename(definition.file), specification: definition.specification, ...(definition.ignored.length > 0 ? { ignored: definition.ignored } : {}) };
+}
+
 export function summarizeApi(api: ApiConfig): ApiSummary {
   return {
     name: api.name,
@@ -137,6 +144,7 @@ export function summarizeApi(api: ApiConfig): ApiSummary {
     context: api.context,
     default: api.isDefault,
     ...(api.resources ? { resources: api.resources.map((r) => `${r.methods.join(',')} ${r.path}`) } : {}),
+    ...(api.resourcesFrom ? { resourcesFrom: summarizeDefinition(api.resourcesFrom) } : {}),
     ...(api.maxBodyBytes !== undefined ? { maxBodyBytes: api.maxBodyBytes } : {}),
     ...(api.security ? { security: summarizeSecurity(api.security) } : {}),
     ...(api.rateLimit ? { rateLimit: `${api.rateLimit.requests} per ${formatDuration(api.rateLimit.perMs)}` } : {}),

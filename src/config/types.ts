@@ -92,6 +92,9 @@ export interface DocumentResource {
   methods: HttpMethod[];
 }
 
+/** apis[].resources: written out, or taken from an OpenAPI / Swagger definition. */
+export type DocumentResources = DocumentResource[] | { openapi: string };
+
 /** Who may call an API (SPEC §11). */
 export interface DocumentSecurity {
   apiKey?: { header: string };
@@ -122,7 +125,7 @@ export interface DocumentApi {
   timeouts?: DocumentTimeouts;
   tls?: DocumentTls;
   headers?: DocumentHeaders;
-  resources?: DocumentResource[];
+  resources?: DocumentResources;
   maxBodySize?: string | number;
   security?: DocumentSecurity;
   rateLimit?: DocumentRateLimit;
@@ -272,6 +275,18 @@ export interface ResourceConfig {
   readonly methods: readonly HttpMethod[];
 }
 
+/** An OpenAPI or Swagger definition an API's resources come from (config/openapi.ts). */
+export interface OpenApiDefinition {
+  /** Absolute. */
+  readonly file: string;
+  readonly sha256: string;
+  /** "OpenAPI 3.0.3", "Swagger 2.0". */
+  readonly specification: string;
+  readonly resources: readonly ResourceConfig[];
+  /** What the definition says that routing does not use: "basePath /v1", "servers https://…", "TRACE /x". */
+  readonly ignored: readonly string[];
+}
+
 export interface ApiConfig {
   readonly name: string;
   readonly context: string;
@@ -282,6 +297,8 @@ export interface ApiConfig {
   readonly sandbox?: EndpointConfig;
   /** Absent: every path and method is allowed. */
   readonly resources?: readonly ResourceConfig[];
+  /** The definition `resources` was taken from (resources: { openapi }), when it was. */
+  readonly resourcesFrom?: OpenApiDefinition;
   /** Absent: no limit on request bodies. */
   readonly maxBodyBytes?: number;
   /** Absent: anyone may call (an open API, v1's behaviour). */

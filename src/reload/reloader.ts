@@ -395,6 +395,8 @@ function readFiles(config: GatewayConfig): { path: string; name: string }[] {
   for (const api of config.apis) {
     const jwks = api.security?.jwt?.jwks;
     if (jwks?.kind === 'file' && !files.some((f) => f.path === jwks.file)) files.push({ path: jwks.file, name: 'a JWKS file' });
+    const definition = api.resourcesFrom?.file;
+    if (definition && !files.some((f) => f.path === definition)) files.push({ path: definition, name: 'an OpenAPI definition' });
   }
   return files;
 }
