@@ -10,7 +10,7 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   ['certs'],
   ['config'],
-  ['backend', 'limits'],
+  ['backend', 'limits', 'import'],
   ['snapshot'],
   ['proxy', 'reload'],
   ['admin'],

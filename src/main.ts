@@ -17,6 +17,7 @@ Commands:
   plan [-c gateway.yaml] [--against URL]                    what applying the file would change
   cert fetch|import|list                                    capture, import and list certificates
   key new|hash --name N --type T --apis A                   make an API key, or hash one: the entry for the keys file
+  import wso2 <project | deployment folder | .zip>          bring in an API exported by WSO2's apictl
   demo-backend [--port 9443]                                the HTTPS echo service of the bundled gateway.yaml
   help [command]                                            this text, or a command's
   version, -v, -V, --version                                the version
@@ -56,6 +57,10 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   key: async () => {
     const m = await import('./commands/key.js');
     return { usage: m.KEY_USAGE, run: m.keyCommand };
+  },
+  import: async () => {
+    const m = await import('./commands/import.js');
+    return { usage: m.IMPORT_USAGE, run: m.importCommand };
   },
   'demo-backend': async () => {
     const m = await import('./commands/demo-backend.js');

@@ -42,7 +42,7 @@ Exit code: 0 (changes or not), 1 when the file has errors or the comparison cann
 
 const run = promisify(execFile);
 
-interface Baseline {
+export interface Baseline {
   readonly summary: ConfigSummary | undefined;
   /** What the file is compared with, for the heading. */
   readonly description: string;
@@ -146,7 +146,7 @@ async function fromGit(file: string, io: CommandIo): Promise<Baseline> {
 
 // ------------------------------------------------------------------ rendering
 
-function renderPlan(file: string, baseline: Baseline, after: ConfigSummary, changes: ConfigChanges, nowMs: number): string {
+export function renderPlan(file: string, baseline: Baseline, after: ConfigSummary, changes: ConfigChanges, nowMs: number): string {
   const lines: string[] = [`Plan for ${file}, compared with ${baseline.description}:`, ''];
   if (!hasChanges(changes)) return `${lines[0]}\n\nNo changes: the gateway would serve the same configuration.\n`;
 
