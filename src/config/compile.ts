@@ -72,7 +72,9 @@ export function compileConfig(input: CompileInput, r: Reporter): GatewayConfig |
     };
     // An endpoint waiting for a file is compiled every time: its warning names the folder's aliases.
     const waiting = [compiled.production, compiled.sandbox].some((e) => e?.targets.some((t) => t.pendingAliases.length > 0));
-    if (!waiting && input.certificates.error === undefined) compiledApis.set(api, { document: doc, api: compiled, diagnostics: r.diagnostics.slice(from) });
+    // An API whose definition could not be used is compiled again next time: its resources are a stand-in.
+    const definitionMissing = api.resources !== undefined && !Array.isArray(api.resources) && !compiled.resourcesFrom;
+    if (!waiting && !definitionMissing && input.certificates.error === undefined) compiledApis.set(api, { document: doc, api: compiled, diagnostics: r.diagnostics.slice(from) });
     return compiled;
   });
   // The JWKS URLs are reached as endpoints are: their certificates are used, expire and count in the revision alike.

@@ -91,23 +91,13 @@ export async function parseOpenApi(text: string, file: string): Promise<{ readon
     };
   }
 
-  let result;
-  try {
-    result = await validate(structuredClone(data) as never, PARSER_OPTIONS);
-  } catch (e) {
-    return { diagnostics: [problem('', `is not a valid ${label} definition: ${(e as Error).message}`)] };
-  }
-  if (!result.valid) {
-    const located = await locateErrors(data, result.errors.map((e) => e.message));
-    const more = result.additionalErrors > 0 ? ` (and ${result.additionalErrors} more)` : '';
-    return { diagnostics: located.map(({ pointer, message }, k) => problem(pointer, `is not a valid ${label} definition: ${message}${k === located.length - 1 ? more : ''}`)) };
-  }
-
+  // Gatehouse's own checks of the paths first: they know each path's line, the parser's do not.
   const diagnostics: Diagnostic[] = [];
   const ignored = servedAt(data);
   const resources: ResourceConfig[] = [];
   const paths = isRecord(data.paths) ? data.paths : {};
   for (const [template, item] of Object.entries(paths)) {
+    if (template.startsWith('x-')) continue; // an extension, not a path
     const pointer = childPointer('/paths', template);
     const converted = routingTemplate(template);
     if ('problem' in converted) {
@@ -121,8 +111,32 @@ export async function parseOpenApi(text: string, file: string): Promise<{ readon
     if (methods.length > 0) resources.push({ path: converted.path, methods });
   }
   if (diagnostics.length > 0) return { diagnostics };
+
+  let result;
+  try {
+    result = await validate(forTheParser(data) as never, PARSER_OPTIONS);
+  } catch (e) {
+    return { diagnostics: [problem('', `is not a valid ${label} definition: ${(e as Error).message}`)] };
+  }
+  if (!result.valid) {
+    const located = await locateErrors(data, result.errors.map((e) => e.message));
+    const more = result.additionalErrors > 0 ? ` (and ${result.additionalErrors} more)` : '';
+    return { diagnostics: located.map(({ pointer, message }, k) => problem(pointer, `is not a valid ${label} definition: ${message}${k === located.length - 1 ? more : ''}`)) };
+  }
+
   if (resources.length === 0) diagnostics.push(problem('/paths', 'lists no operation: every request to the API is refused with 404 until it does', 'warning'));
   return { definition: { specification: label, resources, ignored }, diagnostics };
+}
+
+/**
+ * A copy for the parser, whose check of the paths' leading / refuses x- extensions under paths,
+ * which both specifications allow. Taken out of the copy, not the file: their lines do not move
+ * anything the error frames point at (the frames are of the copy, mapped back through it).
+ */
+function forTheParser(data: Record<string, unknown>): unknown {
+  const copy = structuredClone(data);
+  if (isRecord(copy.paths)) copy.paths = Object.fromEntries(Object.entries(copy.paths).filter(([key]) => !key.startsWith('x-')));
+  return copy;
 }
 
 function specificationOf(data: unknown): { readonly name: 'OpenAPI' | 'Swagger'; readonly version: string } | undefined {
@@ -210,12 +224,12 @@ function routingTemplate(template: string): { readonly path: string; readonly wi
  * that line is found in the same printing, done here, and traced back to the node of the file,
  * or to the $ref that brought it in. A message without a frame is about the whole file.
  */
-async function locateErrors(data: unknown, messages: readonly string[]): Promise<{ pointer: string; message: string }[]> {
+async function locateErrors(data: Record<string, unknown>, messages: readonly string[]): Promise<{ pointer: string; message: string }[]> {
   let lines: readonly (string | undefined)[] | undefined;
   const printed = async (): Promise<readonly (string | undefined)[]> => {
     if (lines) return lines;
     try {
-      lines = linePointers(await dereference(structuredClone(data) as never, { ...PARSER_OPTIONS, dereference: { circular: 'ignore' } }));
+      lines = linePointers(await dereference(forTheParser(data) as never, { ...PARSER_OPTIONS, dereference: { circular: 'ignore' } }));
     } catch {
       lines = [];
     }

@@ -569,18 +569,16 @@ t.test('a path without a leading /: refused, in each specification', async (t) =
 // starting with /) → error at the path key". The parser's own check (hasInvalidPaths) answers
 // first, with neither a line nor the path's name, so routingTemplate's 'does not start with /'
 // is never reached. See the report of this test file's commit.
-t.test('a path without a leading /: at its key, naming it (todo: a src bug)', async (t) => {
-  const todo = 'src/config/openapi.ts: the parser refuses it first (hasInvalidPaths), with no line and without the path';
+t.test('a path without a leading /: at its key, naming it', async (t) => {
   const [error] = await errorsOf(t, NO_SLASH);
-  t.equal(error!.line, lineOf(NO_SLASH, '  menu:'), 'at the key menu', { todo });
-  t.equal(error!.column, 3, { todo });
-  t.match(error!.message, /"menu".*does not start with \//, 'naming the path', { todo });
+  t.equal(error!.line, lineOf(NO_SLASH, '  menu:'), 'at the key menu');
+  t.equal(error!.column, 3);
+  t.match(error!.message, /"menu".*does not start with \//, 'naming the path');
 });
 
 // OpenAPI 3.0/3.1 ("This object MAY be extended with Specification Extensions") and Swagger 2.0
 // (paths: patternProperties ^x-) allow x- keys in paths; they are not paths.
-t.test('an x- extension in paths is not a path (todo: a src bug)', async (t) => {
-  const todo = 'src/config/openapi.ts: an x- key of paths is refused as a path without a leading /';
+t.test('an x- extension in paths is not a path', async (t) => {
   const text = `openapi: 3.0.3
 info: { title: Pizza, version: "1" }
 paths:
@@ -590,8 +588,8 @@ paths:
 `;
   for (const head of ['openapi: 3.0.3', 'openapi: 3.1.0', 'swagger: "2.0"']) {
     const parsed = await parseOpenApi(text.replace('openapi: 3.0.3', head), FILE);
-    t.same(parsed.diagnostics, [], head, { todo });
-    t.strictSame(parsed.definition?.resources, [{ path: '/menu', methods: ['GET'] }], head, { todo });
+    t.same(parsed.diagnostics, [], head);
+    t.strictSame(parsed.definition?.resources, [{ path: '/menu', methods: ['GET'] }], head);
   }
 });
 
@@ -758,8 +756,7 @@ t.test('with a cache (as reloads load): unchanged bytes keep the definition and 
 // the next load of the same document reuses it, since sameDefinition() holds for an API without
 // resourcesFrom. So a reload after the definition is fixed (or restored) is applied with no
 // resources at all: every request 404 NO_ROUTE. The reload worker's cache is such a cache.
-t.test('with a cache: the definition broken (or deleted), then fixed: the fixed resources (todo: a src bug)', async (t) => {
-  const todo = 'src/config/compile.ts: the API compiled without its definition is reused once the definition is fixed (resources: [])';
+t.test('with a cache: the definition broken (or deleted), then fixed: the fixed resources', async (t) => {
   for (const breakIt of ['an unknown key', 'the file deleted'] as const) {
     const dir = t.testdir({ 'gateway.yaml': config('{ openapi: ./pizza.yaml }'), 'pizza.yaml': PIZZA, certs: {} });
     const file = path.join(dir, 'gateway.yaml');
@@ -780,12 +777,11 @@ t.test('with a cache: the definition broken (or deleted), then fixed: the fixed 
     t.strictSame(
       api.resources?.map((r) => r.path),
       ['/menu', '/order/{orderId}', '/drinks'],
-      `${breakIt}, then fixed: the resources of the fixed definition`,
-      { todo },
+      `${breakIt}, then fixed: the resources of the fixed definition`
     );
-    t.equal(api.resourcesFrom?.file, definition, `${breakIt}, then fixed: taken from the definition`, { todo });
+    t.equal(api.resourcesFrom?.file, definition, `${breakIt}, then fixed: taken from the definition`);
     const fresh = await loadConfig(file, { env: {} });
-    t.strictSame(api.resources, fresh.config!.apis[0]!.resources, `${breakIt}, then fixed: as a load from scratch`, { todo });
+    t.strictSame(api.resources, fresh.config!.apis[0]!.resources, `${breakIt}, then fixed: as a load from scratch`);
   }
 });
 
