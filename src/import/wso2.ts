@@ -86,8 +86,10 @@ export async function importWso2(source: string, options: ImportOptions): Promis
   const context = contextOf(api.context, api.version, `${located.apiFile} ${api.contextKey}`);
   const endpoints = endpointsOf(api.endpointConfig, params?.environment, located, notCarried);
   const certificates = await certificatesOf(located, params?.environment, notCarried);
-  assignCertificates(endpoints, certificates, notCarried);
+  const replaced = params !== undefined && ['endpoints', 'loadBalanceEndpoints', 'failoverEndpoints'].some((key) => isRecord(params.environment.settings[key]));
+  assignCertificates(endpoints, certificates, replaced ? params.name : undefined, notCarried);
 
+  await projectFolders(located.project, notCarried);
   const definition = await definitionOf(located, api, notCarried);
   const resources = definition ? { resources: { openapi: `./${DEFINITIONS_FOLDER}/${definition.fileName}` } } : api.operations.length > 0 ? { resources: resourcesFromOperations(api.operations) } : {};
   const entry: Record<string, unknown> = {
@@ -132,7 +134,8 @@ async function singleFolderInside(folder: string): Promise<string> {
 }
 
 async function locate(folder: string, options: ImportOptions): Promise<Located> {
-  if (await isFile(path.join(folder, 'api_meta.yaml'))) {
+  // A 4.x project has an api_meta.yaml too; a deployment folder has no api.yaml.
+  if ((await isFile(path.join(folder, 'api_meta.yaml'))) && !(await locateProject(folder))) {
     const meta = await readYamlFile(path.join(folder, 'api_meta.yaml'));
     const name = isRecord(meta) && typeof meta.name === 'string' ? meta.name : undefined;
     const version = isRecord(meta) ? stringOf(meta.version) : undefined;
@@ -343,6 +346,39 @@ function contextOf(context: string, version: string, where: string): string {
   return c;
 }
 
+/** The project's other folders and files: what each holds that Gatehouse does not do. */
+const PROJECT_PARTS: Record<string, string | null> = {
+  'api.yaml': null,
+  'api.json': null,
+  'api_meta.yaml': null,
+  'api_params.yaml': null,
+  Definitions: null,
+  'Endpoint-certificates': null,
+  'Meta-information': null,
+  Sequences: 'mediation sequence: no mediation in Gatehouse',
+  Policies: 'operation policy: no mediation in Gatehouse',
+  Interceptors: 'interceptor: no mediation in Gatehouse',
+  'Client-certificates': 'client certificate for mutual TLS from clients to the gateway: not supported on the listener',
+  WSDL: 'WSDL: a SOAP API is proxied as HTTP; the WSDL is not served',
+  Docs: 'portal document, not gateway behaviour',
+  Image: 'portal thumbnail, not gateway behaviour',
+  'deployment_environments.yaml': 'gateway environments to deploy to: each Gatehouse replica serves its gateway.yaml',
+};
+
+async function projectFolders(project: string, notCarried: NotCarried[]): Promise<void> {
+  const entries = (await readdir(project, { withFileTypes: true })).filter((e) => !e.name.startsWith('.')).sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const entry of entries) {
+    const what = Object.hasOwn(PROJECT_PARTS, entry.name) ? PROJECT_PARTS[entry.name] : `${entry.isDirectory() ? 'folder' : 'file'} ${entry.name}: not understood by the importer`;
+    if (what === null || what === undefined) continue;
+    if (!entry.isDirectory()) {
+      notCarried.push({ what, where: entry.name });
+      continue;
+    }
+    const files = (await readdir(path.join(project, entry.name), { recursive: true, withFileTypes: true })).filter((f) => f.isFile() && !f.name.startsWith('.'));
+    for (const file of files.map((f) => path.relative(project, path.join(f.parentPath, f.name))).sort()) notCarried.push({ what, where: file.split(path.sep).join('/') });
+  }
+}
+
 // ------------------------------------------------------------------ small readers
 
 function stringOf(value: unknown): string | undefined {
@@ -423,6 +459,8 @@ interface Target {
   readonly config: Record<string, unknown>;
   readonly where: Where;
   aliases: string[];
+  /** Its timeout (WSO2's actionDuration), as timeouts.socket. */
+  socket?: string;
 }
 
 interface Endpoint {
@@ -430,8 +468,7 @@ interface Endpoint {
   readonly balance?: 'round-robin' | 'failover';
   readonly targets: Target[];
   readonly where: Where;
-  /** The settings Gatehouse takes from the targets' config, made once per endpoint. */
-  timeouts?: Record<string, string>;
+  /** The group's suspension, from its targets' config (Gatehouse sets it per group). */
   suspend?: Record<string, string | number>;
 }
 
@@ -441,18 +478,23 @@ function endpointsOf(config: Record<string, unknown>, environment: ParamsEnviron
   const where = located.apiFile === 'api.yaml' ? 'api.yaml data.endpointConfig' : `${located.apiFile} endpointConfig`;
   let source = config;
   let sourceWhere = where;
+  // The keys the source names its endpoints by, for the places in messages: params.yaml's differ from api.yaml's.
+  let keys = (role: string, failover: boolean) => `${role}_${failover ? 'failovers' : 'endpoints'}`;
   if (environment) {
     const s = environment.settings;
     if (isRecord(s.loadBalanceEndpoints)) {
       source = { ...s.loadBalanceEndpoints, endpoint_type: 'load_balance', production_endpoints: s.loadBalanceEndpoints.production, sandbox_endpoints: s.loadBalanceEndpoints.sandbox };
       sourceWhere = `${environment.where}.loadBalanceEndpoints`;
+      keys = (role) => role;
     } else if (isRecord(s.failoverEndpoints)) {
       const f = s.failoverEndpoints;
       source = { endpoint_type: 'failover', production_endpoints: f.production, production_failovers: f.productionFailovers, sandbox_endpoints: f.sandbox, sandbox_failovers: f.sandboxFailovers };
       sourceWhere = `${environment.where}.failoverEndpoints`;
+      keys = (role, failover) => (failover ? `${role}Failovers` : role);
     } else if (isRecord(s.endpoints)) {
       source = { endpoint_type: 'http', production_endpoints: s.endpoints.production, sandbox_endpoints: s.endpoints.sandbox };
       sourceWhere = `${environment.where}.endpoints`;
+      keys = (role) => role;
     }
     for (const [key, value] of Object.entries(s)) {
       if (['endpoints', 'loadBalanceEndpoints', 'failoverEndpoints', 'certs', 'name'].includes(key) || isEmpty(value)) continue;
@@ -477,15 +519,15 @@ function endpointsOf(config: Record<string, unknown>, environment: ParamsEnviron
   }
   const read = (role: 'production' | 'sandbox'): Endpoint | undefined => {
     const key = `${role}_endpoints`;
-    const main = targetsOf(source[key], `${sourceWhere}.${key}`);
+    const main = targetsOf(source[key], `${sourceWhere}.${keys(role, false)}`);
     if (main.length === 0) return undefined;
     if (type === 'failover') {
       const failoverKey = `${role}_failovers`;
-      const failovers = targetsOf(source[failoverKey], `${sourceWhere}.${failoverKey}`);
-      return failovers.length > 0 ? { role, balance: 'failover', targets: [...main, ...failovers], where: `${sourceWhere}.${key}` } : { role, targets: main, where: `${sourceWhere}.${key}` };
+      const failovers = targetsOf(source[failoverKey], `${sourceWhere}.${keys(role, true)}`);
+      return failovers.length > 0 ? { role, balance: 'failover', targets: [...main, ...failovers], where: `${sourceWhere}.${keys(role, false)}` } : { role, targets: main, where: `${sourceWhere}.${keys(role, false)}` };
     }
-    if (main.length > 1) return { role, balance: 'round-robin', targets: main, where: `${sourceWhere}.${key}` };
-    return { role, targets: main, where: `${sourceWhere}.${key}` };
+    const at = `${sourceWhere}.${keys(role, false)}`;
+    return main.length > 1 ? { role, balance: 'round-robin', targets: main, where: at } : { role, targets: main, where: at };
   };
   const production = read('production');
   if (!production) throw new ImportError(`${sourceWhere} has no production endpoint (production_endpoints with a url): Gatehouse needs one for every API`);
@@ -529,14 +571,23 @@ function settingsOf(endpoint: Endpoint, notCarried: NotCarried[]): void {
   for (const target of endpoint.targets) {
     const c = target.config;
     const at = `${target.where}.config`;
-    const ms = (key: string) => (c[key] === undefined || c[key] === null || c[key] === '' ? undefined : Number(c[key]));
+    // A value from a variable cannot be converted (its unit and meaning are WSO2's): it is said.
+    const ms = (key: string): number | undefined => {
+      const value = c[key];
+      if (value === undefined || value === null || value === '') return undefined;
+      if (typeof value === 'string' && value.includes('$')) {
+        notCarried.push({ what: `${target.url}: ${key} ${value} comes from a variable, which the importer cannot convert; set its Gatehouse equivalent by hand (docs/migrate/wso2.md)`, where: `${at}.${key}` });
+        return undefined;
+      }
+      const number = Number(value);
+      if (!Number.isFinite(number)) notCarried.push({ what: `${target.url}: ${key} ${JSON.stringify(value)} is not a number`, where: `${at}.${key}` });
+      return Number.isFinite(number) ? number : undefined;
+    };
     const action = stringOf(c.actionSelect)?.toLowerCase();
     const duration = ms('actionDuration');
     if (action === 'never') notCarried.push({ what: `${target.url}: never time out: Gatehouse always bounds the wait (timeouts.socket, default 60s)`, where: `${at}.actionSelect` });
     else if (duration !== undefined && duration > 0) {
-      const socket = formatDuration(duration);
-      endpoint.timeouts = { socket };
-      remember(seen, 'timeouts.socket', socket, endpoint, target, notCarried, at);
+      target.socket = formatDuration(duration);
       if (action === 'discard') notCarried.push({ what: `${target.url}: discard on timeout: Gatehouse answers 504 UPSTREAM_TIMEOUT`, where: `${at}.actionSelect` });
     }
     const initial = ms('suspendDuration');
@@ -569,7 +620,7 @@ function settingsOf(endpoint: Endpoint, notCarried: NotCarried[]): void {
 
 const KNOWN_TARGET_CONFIG = new Set(['actionSelect', 'actionDuration', 'suspendDuration', 'suspendMaxDuration', 'factor', 'suspendErrorCode', 'retryErroCode', 'retryErrorCode', 'retryTimeOut', 'retryDelay']);
 
-/** Gatehouse sets timeouts and suspension per endpoint: targets that disagree are said to. */
+/** Gatehouse sets suspension per group: targets that disagree are said to. */
 function remember(seen: Map<string, string>, key: string, value: string, endpoint: Endpoint, target: Target, notCarried: NotCarried[], at: Where): void {
   const before = seen.get(key);
   if (before === undefined) seen.set(key, value);
@@ -683,12 +734,18 @@ function normalizedPem(text: string): string {
  * Each certificate goes to the targets of the host (and port, when it names one) it was
  * registered for: WSO2 picks an endpoint's certificate by the endpoint's host and port.
  */
-function assignCertificates(endpoints: { production: Endpoint; sandbox?: Endpoint }, certificates: readonly FoundCertificate[], notCarried: NotCarried[]): void {
+function assignCertificates(endpoints: { production: Endpoint; sandbox?: Endpoint }, certificates: readonly FoundCertificate[], replacedBy: string | undefined, notCarried: NotCarried[]): void {
   const targets = [endpoints.production, endpoints.sandbox].flatMap((e) => e?.targets ?? []);
   for (const certificate of certificates) {
     const registered = hostPort(certificate.endpoint);
     let used = false;
     for (const target of targets) {
+      // params.yaml may name the host by the same variable as the URL: ${PROD_URL} for ${PROD_URL}.
+      if (certificate.endpoint !== undefined && certificate.endpoint.includes('$') && variablesOf(certificate.endpoint) === target.url) {
+        target.aliases.push(certificate.alias);
+        used = true;
+        continue;
+      }
       const at = hostPort(target.url);
       if (!registered || !at || !target.url.toLowerCase().startsWith('https:')) continue;
       if (registered.host === at.host && (registered.port === undefined || registered.port === at.port)) {
@@ -697,7 +754,12 @@ function assignCertificates(endpoints: { production: Endpoint; sandbox?: Endpoin
       }
     }
     if (!used) {
-      const why = !registered ? 'names no endpoint it was registered for' : `was registered for ${certificate.endpoint}, which no https endpoint of the API uses${targets.some((t) => t.url.includes('${')) ? ' (an endpoint URL from a variable cannot be matched: add certificate: to it by hand)' : ''}`;
+      const fromProject = certificate.where.startsWith('Endpoint-certificates/');
+      const why = !registered
+        ? 'names no endpoint it was registered for'
+        : fromProject && replacedBy !== undefined
+          ? `was registered for ${certificate.endpoint}, an endpoint of the project that environment "${replacedBy}" replaces`
+          : `was registered for ${certificate.endpoint}, which no https endpoint of the API uses${targets.some((t) => t.url.includes('${')) ? ' (an endpoint URL from a variable is matched only by a certificate whose hostName is the same variable: add certificate: to it by hand)' : ''}`;
       notCarried.push({ what: `certificate ${certificate.alias} ${why}: written to the certificates folder, trusted by no endpoint`, where: certificate.where });
     }
   }
@@ -762,12 +824,14 @@ function resourcesFromOperations(operations: readonly Operation[]): { path: stri
 
 function endpointEntry(endpoint: Endpoint): Record<string, unknown> {
   const certificate = (target: Target) => (target.aliases.length === 0 ? {} : { certificate: target.aliases.length === 1 ? target.aliases[0] : [...target.aliases] });
-  const timeouts = endpoint.timeouts ? { timeouts: endpoint.timeouts } : {};
-  if (!endpoint.balance) return { url: endpoint.targets[0]!.url, ...certificate(endpoint.targets[0]!), ...timeouts };
+  const timeouts = (target: Target) => (target.socket ? { timeouts: { socket: target.socket } } : {});
+  if (!endpoint.balance) return { url: endpoint.targets[0]!.url, ...certificate(endpoint.targets[0]!), ...timeouts(endpoint.targets[0]!) };
+  // One timeout for the group when every target has the same; else each target its own.
+  const shared = new Set(endpoint.targets.map((t) => t.socket)).size === 1 ? endpoint.targets[0]!.socket : undefined;
   return {
     balance: endpoint.balance,
-    targets: endpoint.targets.map((target) => ({ url: target.url, ...certificate(target) })),
-    ...timeouts,
+    targets: endpoint.targets.map((target) => ({ url: target.url, ...certificate(target), ...(shared ? {} : timeouts(target)) })),
+    ...(shared ? { timeouts: { socket: shared } } : {}),
     ...(endpoint.suspend ? { suspend: endpoint.suspend } : {}),
   };
 }
@@ -775,7 +839,9 @@ function endpointEntry(endpoint: Endpoint): Record<string, unknown> {
 /** A value of the variable's form, for validating the result when it is not set: a URL where it is a URL. */
 function variableStandIn(entry: Record<string, unknown>, name: string): string {
   const text = JSON.stringify(entry);
-  if (new RegExp(`"url":"\\$\\{${name}\\}`).test(text)) return 'https://unset.invalid';
-  if (new RegExp(`"url":"[a-z]+://\\$\\{${name}\\}`).test(text)) return 'unset.invalid';
+  // Named after the variable, so that the plan printed with it says which it is.
+  const host = `${name.toLowerCase().replace(/_/g, '-')}.unset.invalid`;
+  if (new RegExp(`"url":"\\$\\{${name}\\}`).test(text)) return `https://${host}`;
+  if (new RegExp(`"url":"[a-z]+://\\$\\{${name}\\}`).test(text)) return host;
   return 'unset';
 }
