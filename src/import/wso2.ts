@@ -81,7 +81,7 @@ export async function importWso2(source: string, options: ImportOptions): Promis
   const notCarried: NotCarried[] = [];
   const projectName = path.basename(located.project);
   const api = await readApiFile(located, notCarried);
-  const params = located.params ? await readParams(located.params.file, options.environment, located.kind) : undefined;
+  const params = located.params ? await readParams(located.params.file, options.environment, located.params.certificatesFolder) : undefined;
 
   const context = contextOf(api.context, api.version, `${located.apiFile} ${api.contextKey}`);
   const endpoints = endpointsOf(api.endpointConfig, params?.environment, located, notCarried);
@@ -89,7 +89,7 @@ export async function importWso2(source: string, options: ImportOptions): Promis
   const replaced = params !== undefined && ['endpoints', 'loadBalanceEndpoints', 'failoverEndpoints'].some((key) => isRecord(params.environment.settings[key]));
   assignCertificates(endpoints, certificates, replaced ? params.name : undefined, notCarried);
 
-  await projectFolders(located.project, notCarried);
+  await projectFolders(located.project, new Set([...certificates.flatMap((c) => (c.file ? [c.file] : [])), ...(params?.certificateFiles ?? [])]), notCarried);
   const definition = await definitionOf(located, api, notCarried);
   const resources = definition ? { resources: { openapi: `./${DEFINITIONS_FOLDER}/${definition.fileName}` } } : api.operations.length > 0 ? { resources: resourcesFromOperations(api.operations) } : {};
   const entry: Record<string, unknown> = {
@@ -110,7 +110,8 @@ export async function importWso2(source: string, options: ImportOptions): Promis
     name: api.name,
     version: api.version,
     entry,
-    certificates: certificates.map(({ alias, pem, from }) => ({ alias, pem, from })),
+    // A certificate no endpoint trusts is not written (assignCertificates said so).
+    certificates: certificates.filter((c) => c.used).map(({ alias, pem, from }) => ({ alias, pem, from })),
     ...(definition ? { definition } : {}),
     notCarried,
     variables,
@@ -210,7 +211,7 @@ interface Wso2Api {
 }
 
 /** Keys of api.yaml's data the entry is made of. */
-const HANDLED = new Set(['name', 'version', 'context', 'isDefaultVersion', 'endpointConfig', 'operations', 'uriTemplates', 'id', 'type', 'endpointImplementationType']);
+const HANDLED = new Set(['name', 'version', 'context', 'contextTemplate', 'isDefaultVersion', 'endpointConfig', 'operations', 'uriTemplates', 'id', 'type', 'endpointImplementationType']);
 
 /** What the developer portal and the publisher show, not what the gateway does: listed together. */
 const PORTAL = new Set([
@@ -221,12 +222,14 @@ const PORTAL = new Set([
   'visibleOrganizations', 'enableSubscriberVerification', 'technicalOwner', 'technicalOwnerEmail', 'businessOwner', 'businessOwnerEmail', 'status', 'uuid',
   'apiOwner', 'isEgress', 'subtype', 'displayName', 'egress', 'gatewayVendor', 'gatewayType', 'organizationId', 'isLatest', 'environmentList',
   'environments', 'apiSecurity', 'apiDefinition', 'isDefaultVersionChanged', 'cacheTimeout', 'destinationStatsEnabled', 'isAWSAPI',
-  'implementation', 'productionMaxTps', 'sandboxMaxTps', 'availableTiers', 'tier', 'endpointUTUsername', 'endpointUTPassword',
+  'implementation', 'productionMaxTps', 'sandboxMaxTps', 'tier', 'rating', 'apiHeaderChanged', 'apiResourcePatternsChanged', 'documents', 'gatewayLabels',
+  'availableSubscriptionLevelPolicies', 'endpointAuthDigest', 'isPublishedDefaultVersion', 'keyManagersList', 'endpointUTUsername', 'endpointUTPassword',
 ]);
 
 /** Keys of data that change what the gateway does, with what Gatehouse does instead. */
 const BEHAVIOUR: Record<string, (value: unknown) => string | undefined> = {
   policies: (v) => `subscription tiers ${list(v)}: give API keys a plan (top-level plans:, keys file plan:), docs/security.md`,
+  availableTiers: (v) => `subscription tiers ${list(v)}: give API keys a plan (top-level plans:, keys file plan:), docs/security.md`,
   apiThrottlingPolicy: (v) => `API-level throttling policy ${list(v)}: apis[].rateLimit with its figures, docs/security.md`,
   securityScheme: (v) => `security schemes ${list(v)}: the imported API is open until you give it security: (apiKey or jwt), docs/security.md`,
   authorizationHeader: (v) => `authorization header "${String(v)}": security.jwt reads Authorization: Bearer`,
@@ -237,6 +240,10 @@ const BEHAVIOUR: Record<string, (value: unknown) => string | undefined> = {
   responseCachingEnabled: (v) => (v === true ? 'response caching: not done by Gatehouse' : undefined),
   enableSchemaValidation: (v) => (v === true ? 'schema validation of requests and responses: not done by Gatehouse (resources check paths and methods only)' : undefined),
   transport: (v) => `transports ${list(v)}: the listeners (listen.http, listen.https) decide`,
+  transports: (v) => `transports ${list(typeof v === 'string' ? v.split(',') : v)}: the listeners (listen.http, listen.https) decide`,
+  responseCache: (v) => (typeof v === 'string' && /^enabled$/i.test(v) ? 'response caching: not done by Gatehouse' : undefined),
+  endpointSecured: (v) => (v === true ? 'endpoint security (credentials towards the backend): not carried over; credentials never pass through the importer' : undefined),
+  advertiseOnly: (v) => (v === true ? 'advertised-only (third-party) API: Gatehouse serves what it proxies' : undefined),
   maxTps: (v) => (isRecord(v) && Object.values(v).some((x) => x !== null && x !== undefined && x !== '') ? `backend throughput limit (maxTps ${JSON.stringify(v)}): not done by Gatehouse` : undefined),
   keyManagers: (v) => `key managers ${list(v)}: security.jwt names one issuer and its JWKS`,
   scopes: (v) => `scopes ${list(scopeNames(v))}: not checked by Gatehouse`,
@@ -365,7 +372,7 @@ const PROJECT_PARTS: Record<string, string | null> = {
   'deployment_environments.yaml': 'gateway environments to deploy to: each Gatehouse replica serves its gateway.yaml',
 };
 
-async function projectFolders(project: string, notCarried: NotCarried[]): Promise<void> {
+async function projectFolders(project: string, read: ReadonlySet<string>, notCarried: NotCarried[]): Promise<void> {
   const entries = (await readdir(project, { withFileTypes: true })).filter((e) => !e.name.startsWith('.')).sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const entry of entries) {
     const what = Object.hasOwn(PROJECT_PARTS, entry.name) ? PROJECT_PARTS[entry.name] : `${entry.isDirectory() ? 'folder' : 'file'} ${entry.name}: not understood by the importer`;
@@ -374,7 +381,8 @@ async function projectFolders(project: string, notCarried: NotCarried[]): Promis
       notCarried.push({ what, where: entry.name });
       continue;
     }
-    const files = (await readdir(path.join(project, entry.name), { recursive: true, withFileTypes: true })).filter((f) => f.isFile() && !f.name.startsWith('.'));
+    // The certificate files api_params.yaml names were read as certificates already.
+    const files = (await readdir(path.join(project, entry.name), { recursive: true, withFileTypes: true })).filter((f) => f.isFile() && !f.name.startsWith('.') && !read.has(path.join(f.parentPath, f.name)));
     for (const file of files.map((f) => path.relative(project, path.join(f.parentPath, f.name))).sort()) notCarried.push({ what, where: file.split(path.sep).join('/') });
   }
 }
@@ -431,7 +439,11 @@ interface ParamsEnvironment {
   readonly where: Where;
 }
 
-async function readParams(file: string, wanted: string | undefined, kind: Located['kind']): Promise<{ readonly name: string; readonly file: string; readonly environment: ParamsEnvironment }> {
+async function readParams(
+  file: string,
+  wanted: string | undefined,
+  certificatesFolder: string,
+): Promise<{ readonly name: string; readonly file: string; readonly environment: ParamsEnvironment; readonly certificateFiles: readonly string[] }> {
   const data = await readYamlFile(file);
   const environments = isRecord(data) && Array.isArray(data.environments) ? data.environments.filter(isRecord) : [];
   const names = environments.map((e) => String(e.name));
@@ -448,8 +460,12 @@ async function readParams(file: string, wanted: string | undefined, kind: Locate
   const nested = isRecord(environment.configs);
   const settings = nested ? (environment.configs as Record<string, unknown>) : environment;
   const where = `${path.basename(file)} environments[${index}]${nested ? '.configs' : ''}`;
-  void kind;
-  return { name: names[index]!, file, environment: { name: names[index]!, settings, where } };
+  // The certificate files of every environment: those of the others are not "not understood" parts of a 3.x project.
+  const certificateFiles = environments.flatMap((e) => {
+    const certs = (isRecord(e.configs) ? e.configs : e).certs;
+    return Array.isArray(certs) ? certs.flatMap((c) => (isRecord(c) && typeof c.path === 'string' ? [path.resolve(certificatesFolder, c.path)] : [])) : [];
+  });
+  return { name: names[index]!, file, environment: { name: names[index]!, settings, where }, certificateFiles };
 }
 
 // ------------------------------------------------------------------ endpoints
@@ -633,6 +649,10 @@ interface FoundCertificate extends ImportedCertificate {
   /** The endpoint it was registered for: a URL, or host[:port] (params.yaml's hostName). */
   readonly endpoint: string | undefined;
   readonly where: Where;
+  /** The file it was read from, when it was one. */
+  readonly file?: string;
+  /** Some endpoint trusts it (assignCertificates). */
+  used?: boolean;
 }
 
 /**
@@ -643,7 +663,9 @@ interface FoundCertificate extends ImportedCertificate {
  */
 async function certificatesOf(located: Located, environment: ParamsEnvironment | undefined, notCarried: NotCarried[]): Promise<FoundCertificate[]> {
   const found = new Map<string, FoundCertificate>();
-  const folder = path.join(located.project, 'Endpoint-certificates');
+  // 4.x: Endpoint-certificates/, beside the certificate files; 3.x: Meta-information/, each certificate inline.
+  const folder = path.join(located.project, located.kind === '4.x project' ? 'Endpoint-certificates' : 'Meta-information');
+  const folderName = path.basename(folder);
   for (const name of ['endpoint_certificates.yaml', 'endpoint_certificates.json']) {
     const file = path.join(folder, name);
     if (!(await isFile(file))) continue;
@@ -652,12 +674,12 @@ async function certificatesOf(located: Located, environment: ParamsEnvironment |
     const prefix = isRecord(data) && Array.isArray(data.data) ? 'data' : '';
     for (const [k, entry] of entries.entries()) {
       if (!isRecord(entry)) continue;
-      const where = `Endpoint-certificates/${name} ${prefix}[${k}]`;
+      const where = `${folderName}/${name} ${prefix}[${k}]`;
       const alias = stringOf(entry.alias);
       const content = stringOf(entry.certificate);
       if (!alias || !content) throw new ImportError(`${file} ${prefix}[${k}] lacks its alias or certificate`);
       const pem = await certificateText(content, folder, `${file} ${prefix}[${k}]`);
-      addCertificate(found, { alias: aliasOf(alias, where, notCarried), pem: pem.text, from: pem.from ? `Endpoint-certificates/${pem.from}` : `Endpoint-certificates/${name}`, endpoint: stringOf(entry.endpoint), where });
+      addCertificate(found, { alias: aliasOf(alias, where, notCarried), pem: pem.text, from: `${folderName}/${pem.from ?? name}`, endpoint: stringOf(entry.endpoint) ?? stringOf(entry.hostName), where });
     }
     break;
   }
@@ -671,7 +693,7 @@ async function certificatesOf(located: Located, environment: ParamsEnvironment |
       if (!alias || !file) throw new ImportError(`${located.params.file} ${where.split(' ')[1]} lacks its alias or path`);
       const absolute = insideFolder(located.params.certificatesFolder, file, `${located.params.file} ${where.split(' ')[1]}.path`);
       const pem = await certificateText(absolute, located.params.certificatesFolder, `${located.params.file} ${where.split(' ')[1]}`);
-      addCertificate(found, { alias: aliasOf(alias, where, notCarried), pem: pem.text, from: path.relative(path.dirname(located.params.file), absolute), endpoint: stringOf(entry.hostName), where });
+      addCertificate(found, { alias: aliasOf(alias, where, notCarried), pem: pem.text, from: path.relative(path.dirname(located.params.file), absolute), endpoint: stringOf(entry.hostName), where, file: absolute });
     }
   }
   return [...found.values()];
@@ -753,14 +775,15 @@ function assignCertificates(endpoints: { production: Endpoint; sandbox?: Endpoin
         used = true;
       }
     }
+    certificate.used = used;
     if (!used) {
-      const fromProject = certificate.where.startsWith('Endpoint-certificates/');
+      const fromProject = /^(Endpoint-certificates|Meta-information)\//.test(certificate.where);
       const why = !registered
         ? 'names no endpoint it was registered for'
         : fromProject && replacedBy !== undefined
           ? `was registered for ${certificate.endpoint}, an endpoint of the project that environment "${replacedBy}" replaces`
           : `was registered for ${certificate.endpoint}, which no https endpoint of the API uses${targets.some((t) => t.url.includes('${')) ? ' (an endpoint URL from a variable is matched only by a certificate whose hostName is the same variable: add certificate: to it by hand)' : ''}`;
-      notCarried.push({ what: `certificate ${certificate.alias} ${why}: written to the certificates folder, trusted by no endpoint`, where: certificate.where });
+      notCarried.push({ what: `certificate ${certificate.alias} ${why}: not written, as no endpoint would trust it`, where: certificate.where });
     }
   }
 }
