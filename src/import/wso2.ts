@@ -533,13 +533,14 @@ function endpointsOf(config: Record<string, unknown>, environment: ParamsEnviron
   for (const key of Object.keys(source)) {
     if (!ENDPOINT_CONFIG_KEYS.has(key) && !isEmpty(source[key])) notCarried.push({ what: `${key}: not understood by the importer`, where: `${sourceWhere}.${key}` });
   }
+  const dollarVariables = located.kind === '3.x project' && sourceWhere !== where;
   const read = (role: 'production' | 'sandbox'): Endpoint | undefined => {
     const key = `${role}_endpoints`;
-    const main = targetsOf(source[key], `${sourceWhere}.${keys(role, false)}`);
+    const main = targetsOf(source[key], `${sourceWhere}.${keys(role, false)}`, dollarVariables);
     if (main.length === 0) return undefined;
     if (type === 'failover') {
       const failoverKey = `${role}_failovers`;
-      const failovers = targetsOf(source[failoverKey], `${sourceWhere}.${keys(role, true)}`);
+      const failovers = targetsOf(source[failoverKey], `${sourceWhere}.${keys(role, true)}`, dollarVariables);
       return failovers.length > 0 ? { role, balance: 'failover', targets: [...main, ...failovers], where: `${sourceWhere}.${keys(role, false)}` } : { role, targets: main, where: `${sourceWhere}.${keys(role, false)}` };
     }
     const at = `${sourceWhere}.${keys(role, false)}`;
@@ -566,18 +567,21 @@ const PARAMS_SETTINGS: Record<string, string> = {
   endpointRetryTimeOut: 'retries before suspension: not supported; a target is suspended at its first transport failure',
 };
 
-function targetsOf(value: unknown, where: Where): Target[] {
+function targetsOf(value: unknown, where: Where, dollarVariables: boolean): Target[] {
   const items = Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
   return items.flatMap((item, k) => {
     if (!isRecord(item)) return [];
     const url = stringOf(item.url);
     if (!url) return [];
-    return [{ url: variablesOf(url), config: isRecord(item.config) ? item.config : {}, where: Array.isArray(value) ? `${where}[${k}]` : where, aliases: [] }];
+    return [{ url: dollarVariables ? withBraces(url) : url, config: isRecord(item.config) ? item.config : {}, where: Array.isArray(value) ? `${where}[${k}]` : where, aliases: [] }];
   });
 }
 
-/** apictl reads $VAR and ${VAR} in params files (as envsubst); Gatehouse reads ${VAR}. */
-function variablesOf(text: string): string {
+/**
+ * apictl 4.x reads ${VAR} in params files (a $VAR is text to it); 3.1 and 3.2 read $VAR too.
+ * Gatehouse reads ${VAR}: a 3.x $VAR is written as ${VAR}.
+ */
+function withBraces(text: string): string {
   return text.replace(/\$(?!\{)([A-Za-z_][A-Za-z0-9_]*)/g, '${$1}');
 }
 
@@ -601,7 +605,7 @@ function settingsOf(endpoint: Endpoint, notCarried: NotCarried[]): void {
     };
     const action = stringOf(c.actionSelect)?.toLowerCase();
     const duration = ms('actionDuration');
-    if (action === 'never') notCarried.push({ what: `${target.url}: never time out: Gatehouse always bounds the wait (timeouts.socket, default 60s)`, where: `${at}.actionSelect` });
+    if (action === 'never' || action === 'nevertimeout') notCarried.push({ what: `${target.url}: never time out: Gatehouse always bounds the wait (timeouts.socket, default 60s)`, where: `${at}.actionSelect` });
     else if (duration !== undefined && duration > 0) {
       target.socket = formatDuration(duration);
       if (action === 'discard') notCarried.push({ what: `${target.url}: discard on timeout: Gatehouse answers 504 UPSTREAM_TIMEOUT`, where: `${at}.actionSelect` });
@@ -609,6 +613,9 @@ function settingsOf(endpoint: Endpoint, notCarried: NotCarried[]): void {
     const initial = ms('suspendDuration');
     const max = ms('suspendMaxDuration');
     const factor = ms('factor');
+    if (endpoint.balance && initial === 0 && !max) {
+      notCarried.push({ what: `${target.url}: suspension turned off (suspendDuration 0): Gatehouse always suspends a failing target of a group (suspend.initial, default 30s; a short one keeps it brief)`, where: `${at}.suspendDuration` });
+    }
     if ([initial, max, factor].some((v) => v !== undefined && v > 0)) {
       if (!endpoint.balance) notCarried.push({ what: `${target.url}: suspension (suspendDuration, factor, suspendMaxDuration): Gatehouse suspends the targets of a group (two or more); a single endpoint is always tried`, where: at });
       else {
@@ -753,38 +760,56 @@ function normalizedPem(text: string): string {
 }
 
 /**
- * Each certificate goes to the targets of the host (and port, when it names one) it was
- * registered for: WSO2 picks an endpoint's certificate by the endpoint's host and port.
+ * Each certificate goes to the targets of the host and port it was registered for (apictl
+ * writes the endpoint's URL). WSO2 itself trusts every endpoint certificate for every backend
+ * (they all go into one truststore), so an https target that none was registered for (a second
+ * target of a balanced group, a failover, which apictl never writes certificates for) trusts
+ * those of its host on other ports, and says so; with none, it is listed.
  */
 function assignCertificates(endpoints: { production: Endpoint; sandbox?: Endpoint }, certificates: readonly FoundCertificate[], replacedBy: string | undefined, notCarried: NotCarried[]): void {
   const targets = [endpoints.production, endpoints.sandbox].flatMap((e) => e?.targets ?? []);
+  const https = (target: Target) => /^https:/i.test(target.url) || target.url.startsWith('${');
   for (const certificate of certificates) {
     const registered = hostPort(certificate.endpoint);
-    let used = false;
     for (const target of targets) {
       // params.yaml may name the host by the same variable as the URL: ${PROD_URL} for ${PROD_URL}.
-      if (certificate.endpoint !== undefined && certificate.endpoint.includes('$') && variablesOf(certificate.endpoint) === target.url) {
-        target.aliases.push(certificate.alias);
-        used = true;
-        continue;
-      }
+      const sameVariable = certificate.endpoint !== undefined && certificate.endpoint.includes('${') && certificate.endpoint === target.url;
       const at = hostPort(target.url);
-      if (!registered || !at || !target.url.toLowerCase().startsWith('https:')) continue;
-      if (registered.host === at.host && (registered.port === undefined || registered.port === at.port)) {
+      const sameHostPort = registered !== undefined && at !== undefined && https(target) && registered.host === at.host && (registered.port === undefined || registered.port === at.port);
+      if (sameVariable || sameHostPort) {
         target.aliases.push(certificate.alias);
-        used = true;
+        certificate.used = true;
       }
     }
-    certificate.used = used;
-    if (!used) {
-      const fromProject = /^(Endpoint-certificates|Meta-information)\//.test(certificate.where);
-      const why = !registered
-        ? 'names no endpoint it was registered for'
-        : fromProject && replacedBy !== undefined
-          ? `was registered for ${certificate.endpoint}, an endpoint of the project that environment "${replacedBy}" replaces`
-          : `was registered for ${certificate.endpoint}, which no https endpoint of the API uses${targets.some((t) => t.url.includes('${')) ? ' (an endpoint URL from a variable is matched only by a certificate whose hostName is the same variable: add certificate: to it by hand)' : ''}`;
-      notCarried.push({ what: `certificate ${certificate.alias} ${why}: not written, as no endpoint would trust it`, where: certificate.where });
+  }
+  for (const target of targets.filter((t) => t.aliases.length === 0 && https(t))) {
+    const at = hostPort(target.url);
+    const byHost = at ? certificates.filter((c) => hostPort(c.endpoint)?.host === at.host) : [];
+    if (byHost.length > 0) {
+      for (const c of byHost) {
+        target.aliases.push(c.alias);
+        c.used = true;
+      }
+      notCarried.push({
+        what: `${target.url} had no endpoint certificate of its own: it trusts ${byHost.map((c) => c.alias).join(', ')}, registered for its host on another port (WSO2 trusts every endpoint certificate for every backend; Gatehouse trusts one per endpoint)`,
+        where: target.where,
+      });
+    } else {
+      notCarried.push({
+        what: `${target.url} has no endpoint certificate in the export: WSO2 trusted it through its truststore (client-truststore.jks or another API's certificate); Gatehouse trusts the system roots for it until you give it certificate: (gatehouse cert fetch)`,
+        where: target.where,
+      });
     }
+  }
+  for (const certificate of certificates.filter((c) => !c.used)) {
+    const registered = hostPort(certificate.endpoint);
+    const fromProject = /^(Endpoint-certificates|Meta-information)\//.test(certificate.where);
+    const why = !registered && !certificate.endpoint?.includes('${')
+      ? 'names no endpoint it was registered for'
+      : fromProject && replacedBy !== undefined
+        ? `was registered for ${certificate.endpoint}, an endpoint of the project that environment "${replacedBy}" replaces`
+        : `was registered for ${certificate.endpoint}, which no https endpoint of the API uses`;
+    notCarried.push({ what: `certificate ${certificate.alias} ${why}: not written, as no endpoint would trust it`, where: certificate.where });
   }
 }
 
