@@ -105,7 +105,7 @@ export async function importWso2(source: string, options: ImportOptions): Promis
   };
   const variables = [...new Set([...JSON.stringify(entry).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!))];
   const standIns = Object.fromEntries(variables.map((name) => [name, variableStandIn(entry, name)]));
-  const environmentNote = params ? ` with environment "${params.name}" of ${path.relative(located.project, params.file) || path.basename(params.file)}` : '';
+  const environmentNote = params ? ` with environment "${params.name}" of its ${path.basename(params.file)}` : '';
   return {
     name: api.name,
     version: api.version,
