@@ -29,34 +29,25 @@ const OPERATIONS: readonly (readonly [string, HttpMethod])[] = [
 ];
 
 /**
+ * Checks of parameters and operation ids that say nothing about paths and methods: a WSO2 export
+ * often leaves path parameters undeclared, and routing does not need them.
+ */
+const RELAXED = {
+  'array-without-items': 'warning',
+  'duplicate-non-request-body-parameters': 'warning',
+  'duplicate-operation-id': 'warning',
+  'non-optional-path-parameters': 'warning',
+  'path-parameters-not-in-parameters': 'warning',
+  'path-parameters-not-in-path': 'warning',
+} as const;
+
+/**
  * Only the document itself: no file, no URL. A definition that reaches out is refused before
  * the parser sees it (externalRefs), so these are the second lock, not the first.
  */
 const PARSER_OPTIONS: ParserOptions = {
   resolve: { external: false, file: false },
-  // Checks of parameters and operation ids that say nothing about paths and methods: a WSO2
-  // export often leaves path parameters undeclared, and routing does not need them.
-  validate: {
-    rules: {
-      openapi: {
-        'array-without-items': 'warning',
-        'duplicate-non-request-body-parameters': 'warning',
-        'duplicate-operation-id': 'warning',
-        'non-optional-path-parameters': 'warning',
-        'path-parameters-not-in-parameters': 'warning',
-        'path-parameters-not-in-path': 'warning',
-      },
-      swagger: {
-        'array-without-items': 'warning',
-        'duplicate-non-request-body-parameters': 'warning',
-        'duplicate-operation-id': 'warning',
-        'non-optional-path-parameters': 'warning',
-        'path-parameters-not-in-parameters': 'warning',
-        'path-parameters-not-in-path': 'warning',
-        'unknown-required-schema-property': 'warning',
-      },
-    },
-  },
+  validate: { rules: { openapi: RELAXED, swagger: { ...RELAXED, 'unknown-required-schema-property': 'warning' } } },
 };
 
 export type ParsedOpenApi = Omit<OpenApiDefinition, 'file' | 'sha256'>;
