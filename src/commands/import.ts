@@ -4,7 +4,7 @@
 // definitions/ (SPEC §12). src/import/ reads and converts; this module decides what to write,
 // refuses to overwrite what differs (unless --force), writes, validates the result (and puts
 // every file back as it was if it does not validate), and prints the plan.
-import { readFile, unlink } from 'node:fs/promises';
+import { readFile, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { isMap, isSeq, parseDocument } from 'yaml';
@@ -140,6 +140,8 @@ export async function importCommand(args: string[], io: CommandIo): Promise<numb
   }
 
   const beforeSummary = configBefore === undefined ? undefined : await summaryOf(configPath, io);
+  // The folders the writes create, so that putting things back leaves none behind.
+  const created = await missingFolders(writes.map((p) => path.dirname(p.file)));
   for (const p of writes) await writeFileAtomic(p.file, p.text, { replace: p.before !== undefined });
 
   // The result must load as `gatehouse run` would load it; a ${VAR} the import wrote and this
@@ -149,6 +151,7 @@ export async function importCommand(args: string[], io: CommandIo): Promise<numb
   const loaded = await loadConfig(configPath, { env: { ...io.env, ...standIns } });
   if (!loaded.config || hasErrors(loaded.diagnostics)) {
     for (const p of writes) await (p.before === undefined ? unlink(p.file).catch(() => undefined) : writeFileAtomic(p.file, p.before, { replace: true }));
+    for (const folder of created.reverse()) await rmdir(folder).catch(() => undefined);
     io.stderr.write(formatText(loaded.diagnostics, io.cwd));
     io.stderr.write(`gatehouse import: the result does not validate; every file was put back as it was\n`);
     return EXIT_FAILED;
@@ -157,7 +160,16 @@ export async function importCommand(args: string[], io: CommandIo): Promise<numb
   const after = summarizeConfig(loaded.config);
   io.stdout.write('\n');
   io.stdout.write(
-    renderPlan(displayPath(configPath, io.cwd), { summary: beforeSummary, description: beforeSummary ? 'the file before the import' : 'nothing (a new file): everything would be created' }, after, diffConfigs(beforeSummary, after), Date.now()),
+    renderPlan(
+      displayPath(configPath, io.cwd),
+      {
+        summary: beforeSummary,
+        description: beforeSummary ? 'the file before the import' : configBefore === undefined ? 'nothing (a new file): everything would be created' : 'nothing (the file before the import did not load): everything would be created',
+      },
+      after,
+      diffConfigs(beforeSummary, after),
+      Date.now(),
+    ),
   );
   return EXIT_OK;
 }
@@ -170,6 +182,22 @@ async function unpack(file: string, io: CommandIo): Promise<{ folder: string; re
     io.stderr.write(`gatehouse import: ${e.message}\n`);
     return null;
   }
+}
+
+/** Of these folders and their parents, those that do not exist, parents first. */
+async function missingFolders(folders: readonly string[]): Promise<string[]> {
+  const missing = new Set<string>();
+  for (const folder of folders) {
+    for (let f = folder; f !== path.dirname(f); f = path.dirname(f)) {
+      try {
+        await stat(f);
+        break;
+      } catch {
+        missing.add(f);
+      }
+    }
+  }
+  return [...missing].sort((a, b) => a.length - b.length);
 }
 
 async function readText(file: string): Promise<string | undefined> {
@@ -209,6 +237,8 @@ export function mergeApi(text: string | undefined, imported: ImportedApi, force:
     apis = doc.get('apis', true);
   }
   if (!isSeq(apis)) return { error: 'apis is not a list; fix it first (gatehouse validate)' };
+  // `apis: []` is a flow list: written as it is, the entry would be one long line.
+  if (apis.flow && apis.items.length === 0) apis.flow = false;
   const index = apis.items.findIndex((item) => {
     const api = (item as { toJSON?: () => unknown }).toJSON?.() as Record<string, unknown> | undefined;
     return api?.name === imported.name && String(api.version) === imported.version;

@@ -221,7 +221,7 @@ const PORTAL = new Set([
   'workflowStatus', 'initiatedFromGateway', 'serviceInfo', 'testKey', 'createdBy', 'lastUpdatedBy', 'isSubscriptionAvailable', 'subscriptionAvailableOrgs',
   'visibleOrganizations', 'enableSubscriberVerification', 'technicalOwner', 'technicalOwnerEmail', 'businessOwner', 'businessOwnerEmail', 'status', 'uuid',
   'apiOwner', 'isEgress', 'subtype', 'displayName', 'egress', 'gatewayVendor', 'gatewayType', 'organizationId', 'isLatest', 'environmentList',
-  'environments', 'apiSecurity', 'apiDefinition', 'isDefaultVersionChanged', 'cacheTimeout', 'destinationStatsEnabled', 'isAWSAPI',
+  'environments', 'apiDefinition', 'isDefaultVersionChanged', 'cacheTimeout', 'destinationStatsEnabled', 'isAWSAPI',
   'implementation', 'productionMaxTps', 'sandboxMaxTps', 'tier', 'rating', 'apiHeaderChanged', 'apiResourcePatternsChanged', 'documents', 'gatewayLabels',
   'availableSubscriptionLevelPolicies', 'endpointAuthDigest', 'isPublishedDefaultVersion', 'keyManagersList', 'endpointUTUsername', 'endpointUTPassword',
 ]);
@@ -231,6 +231,7 @@ const BEHAVIOUR: Record<string, (value: unknown) => string | undefined> = {
   policies: (v) => `subscription tiers ${list(v)}: give API keys a plan (top-level plans:, keys file plan:), docs/security.md`,
   availableTiers: (v) => `subscription tiers ${list(v)}: give API keys a plan (top-level plans:, keys file plan:), docs/security.md`,
   apiThrottlingPolicy: (v) => `API-level throttling policy ${list(v)}: apis[].rateLimit with its figures, docs/security.md`,
+  apiSecurity: (v) => `security schemes ${list(typeof v === 'string' ? v.split(',') : v)}: the imported API is open until you give it security: (apiKey or jwt), docs/security.md`,
   securityScheme: (v) => `security schemes ${list(v)}: the imported API is open until you give it security: (apiKey or jwt), docs/security.md`,
   authorizationHeader: (v) => `authorization header "${String(v)}": security.jwt reads Authorization: Bearer`,
   apiKeyHeader: (v) => `API key header "${String(v)}": security.apiKey.header`,
@@ -508,7 +509,15 @@ function endpointsOf(config: Record<string, unknown>, environment: ParamsEnviron
       sourceWhere = `${environment.where}.failoverEndpoints`;
       keys = (role, failover) => (failover ? `${role}Failovers` : role);
     } else if (isRecord(s.endpoints)) {
-      source = { endpoint_type: 'http', production_endpoints: s.endpoints.production, sandbox_endpoints: s.endpoints.sandbox };
+      // apictl 4.x replaces the endpoints by the environment's; 3.x merges them key by key (FORMATS.md).
+      const endpoints = s.endpoints;
+      const merged = (role: 'production' | 'sandbox'): unknown => {
+        const mine = endpoints[role];
+        const base = config[`${role}_endpoints`];
+        if (located.kind !== '3.x project' || !isRecord(mine) || !isRecord(base)) return mine;
+        return { ...base, ...mine, config: { ...(isRecord(base.config) ? base.config : {}), ...(isRecord(mine.config) ? mine.config : {}) } };
+      };
+      source = { endpoint_type: 'http', production_endpoints: merged('production'), sandbox_endpoints: merged('sandbox') };
       sourceWhere = `${environment.where}.endpoints`;
       keys = (role) => role;
     }
@@ -616,11 +625,14 @@ function settingsOf(endpoint: Endpoint, notCarried: NotCarried[]): void {
     if (endpoint.balance && initial === 0 && !max) {
       notCarried.push({ what: `${target.url}: suspension turned off (suspendDuration 0): Gatehouse always suspends a failing target of a group (suspend.initial, default 30s; a short one keeps it brief)`, where: `${at}.suspendDuration` });
     }
+    for (const [key, value] of [['suspendDuration', initial], ['suspendMaxDuration', max], ['factor', factor]] as const) {
+      if (value !== undefined && value < 0) notCarried.push({ what: `${target.url}: ${key} ${value}: Gatehouse takes positive values only; the group's default applies`, where: `${at}.${key}` });
+    }
     if ([initial, max, factor].some((v) => v !== undefined && v > 0)) {
       if (!endpoint.balance) notCarried.push({ what: `${target.url}: suspension (suspendDuration, factor, suspendMaxDuration): Gatehouse suspends the targets of a group (two or more); a single endpoint is always tried`, where: at });
       else {
-        endpoint.suspend = {
-          ...(endpoint.suspend ?? {}),
+        // One suspension per group: the first target's (the primary of a failover group).
+        endpoint.suspend ??= {
           ...(initial !== undefined && initial > 0 ? { initial: formatDuration(initial) } : {}),
           ...(factor !== undefined && factor > 0 ? { factor } : {}),
           ...(max !== undefined && max > 0 ? { max: formatDuration(max) } : {}),
@@ -647,7 +659,7 @@ const KNOWN_TARGET_CONFIG = new Set(['actionSelect', 'actionDuration', 'suspendD
 function remember(seen: Map<string, string>, key: string, value: string, endpoint: Endpoint, target: Target, notCarried: NotCarried[], at: Where): void {
   const before = seen.get(key);
   if (before === undefined) seen.set(key, value);
-  else if (before !== value) notCarried.push({ what: `${target.url}: its own ${key} differs from the other targets'; the ${endpoint.role} endpoint takes the last one`, where: at });
+  else if (before !== value) notCarried.push({ what: `${target.url}: its own ${key} differs from the first target's, which the ${endpoint.role} group takes (Gatehouse has one per group)`, where: at });
 }
 
 // ------------------------------------------------------------------ certificates
@@ -784,7 +796,8 @@ function assignCertificates(endpoints: { production: Endpoint; sandbox?: Endpoin
   }
   for (const target of targets.filter((t) => t.aliases.length === 0 && https(t))) {
     const at = hostPort(target.url);
-    const byHost = at ? certificates.filter((c) => hostPort(c.endpoint)?.host === at.host) : [];
+    // Not the project's certificates for endpoints the environment replaced: apictl drops those.
+    const byHost = at ? certificates.filter((c) => hostPort(c.endpoint)?.host === at.host && !(replacedBy !== undefined && isProjectCertificate(c))) : [];
     if (byHost.length > 0) {
       for (const c of byHost) {
         target.aliases.push(c.alias);
@@ -803,7 +816,7 @@ function assignCertificates(endpoints: { production: Endpoint; sandbox?: Endpoin
   }
   for (const certificate of certificates.filter((c) => !c.used)) {
     const registered = hostPort(certificate.endpoint);
-    const fromProject = /^(Endpoint-certificates|Meta-information)\//.test(certificate.where);
+    const fromProject = isProjectCertificate(certificate);
     const why = !registered && !certificate.endpoint?.includes('${')
       ? 'names no endpoint it was registered for'
       : fromProject && replacedBy !== undefined
@@ -811,6 +824,10 @@ function assignCertificates(endpoints: { production: Endpoint; sandbox?: Endpoin
         : `was registered for ${certificate.endpoint}, which no https endpoint of the API uses`;
     notCarried.push({ what: `certificate ${certificate.alias} ${why}: not written, as no endpoint would trust it`, where: certificate.where });
   }
+}
+
+function isProjectCertificate(certificate: FoundCertificate): boolean {
+  return /^(Endpoint-certificates|Meta-information)\//.test(certificate.where);
 }
 
 /** host and port of a URL (a URL names its port, the scheme's by default), or of host[:port] (no port: any). */
@@ -849,10 +866,32 @@ async function definitionOf(located: Located, api: Wso2Api, notCarried: NotCarri
       });
       return undefined;
     }
+    // A 3.x api.yaml lists no operations: their scopes and tiers are in the definition only.
+    if (api.operations.length === 0) definitionOperations(parseYaml(text), relative, notCarried);
     const fileName = `${api.name.replace(/[^A-Za-z0-9._-]+/g, '-')}-${api.version}${path.extname(relative)}`;
     return { fileName, text, from: relative };
   }
   return undefined;
+}
+
+/** WSO2's per-operation settings in a definition (x-scope, security scopes, x-throttling-tier, x-auth-type None). */
+function definitionOperations(data: unknown, relative: string, notCarried: NotCarried[]): void {
+  const paths = isRecord(data) && isRecord(data.paths) ? data.paths : {};
+  for (const [template, item] of Object.entries(paths)) {
+    if (!isRecord(item)) continue;
+    for (const [method, operation] of Object.entries(item)) {
+      if (!isRecord(operation) || !METHODS.has(method.toUpperCase())) continue;
+      const label = `${method.toUpperCase()} ${template}`;
+      const where = `${relative} paths["${template}"].${method}`;
+      const requirements = Array.isArray(operation.security) ? operation.security.filter(isRecord) : [];
+      const scopes = [...new Set([...scopeNames(operation['x-scope']), ...requirements.flatMap((r) => Object.values(r).flatMap((v) => (Array.isArray(v) ? v.map(String) : [])))])];
+      if (scopes.length > 0) notCarried.push({ what: `${label}: scopes ${list(scopes)}: not checked by Gatehouse`, where });
+      const tier = stringOf(operation['x-throttling-tier']);
+      if (tier && tier !== 'Unlimited') notCarried.push({ what: `${label}: resource throttling tier ${tier}: Gatehouse limits per API and per plan, not per resource`, where });
+      const auth = stringOf(operation['x-auth-type']);
+      if (auth && /^none$/i.test(auth)) notCarried.push({ what: `${label}: open resource (auth type None) on an API otherwise secured: Gatehouse secures a whole API`, where });
+    }
+  }
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

@@ -438,7 +438,7 @@ t.test('OrdersLB-2.1.0 (4.x, load_balance 3 + 2): round-robin targets, per-targe
             { url: u(9447), certificate: 'orders-backend' },
           ],
           // One suspension per group: the targets disagree, the last one's is taken (and said).
-          suspend: { initial: '10s', factor: 1.5, max: '1m' },
+          suspend: { initial: '30s', factor: 2, max: '5m' },
         },
         sandbox: { balance: 'round-robin', targets: [{ url: u(9448), certificate: 'orders-backend' }, { url: u(9449), certificate: 'orders-backend' }] },
       },
@@ -481,7 +481,7 @@ t.test('OrdersLB-2.1.0 (4.x, load_balance 3 + 2): round-robin targets, per-targe
   t.match(whatAt(imported, 'api.yaml data.operations[1]'), [/^POST \/orders: operation policies \[fault: ordersFaultLog\]/]);
   t.match(whatAt(imported, 'api.yaml data.endpointConfig.sessionManagement'), [/^session affinity \(http\): not supported/]);
   t.match(whatAt(imported, `${p}[0].config.retryTimeOut`), [/: 2 retries before suspension/]);
-  t.match(whatAt(imported, `${p}[1].config`), [/its own suspend differs from the other targets'; the production endpoint takes the last one/]);
+  t.match(whatAt(imported, `${p}[1].config`), [/its own suspend differs from the first target's, which the production group takes/]);
   t.match(whatAt(imported, 'Policies/ordersFaultLog_v1_api.j2'), [/^operation policy: no mediation/]);
   // The README's "swagger.yaml host, basePath — informative only": said by the plan, not the list.
   t.match(imported.result.stdout, /^ {6}not used for routing: host orders\.internal\.example\.com; basePath \/api\/v2$/m, 'the plan says host and basePath do not route');
@@ -538,7 +538,7 @@ t.test('InventoryFailover-1.0.0 (4.x, failover, default version): primary then f
             { url: u(9451), certificate: 'inventory-primary', timeouts: { socket: '10s' } },
             { url: u(9452), certificate: 'inventory-primary' },
           ],
-          suspend: { factor: 1, max: '45s', initial: '15s' },
+          suspend: { factor: 1, max: '1m' },
         },
         sandbox: { balance: 'failover', targets: [{ url: u(9453), certificate: 'inventory-primary' }, { url: u(9454), certificate: 'inventory-primary', timeouts: { socket: '15s' } }] },
       },
@@ -548,10 +548,8 @@ t.test('InventoryFailover-1.0.0 (4.x, failover, default version): primary then f
     definition: { from: 'InventoryFailover-1.0.0/Definitions/swagger.yaml', file: 'InventoryFailover-1.0.0.yaml' },
   });
   // 9450 says factor 1 and max 60 s (initial -1); 9451 says initial 15 s, max 45 s and no factor.
-  // The message says "takes the last one", but the group's suspend mixes both (factor from 9450).
-  t.same((imported.entry as { endpoints: { production: { suspend: unknown } } }).endpoints.production.suspend, { initial: '15s', max: '45s' }, 'the group takes one target\'s suspension, as the message says', {
-    todo: 'wso2.ts settingsOf merges suspend key by key across targets ({...endpoint.suspend, ...}): production gets factor 1 from 9450 with initial/max of 9451, while the listing says "takes the last one"',
-  });
+  // The group takes the first target's (the primary's), and the listing says 9451's differs.
+  t.same((imported.entry as { endpoints: { production: { suspend: unknown } } }).endpoints.production.suspend, { factor: 1, max: '1m' }, 'the group takes the primary\'s suspension, as the message says');
 
   const p = 'api.yaml data.endpointConfig.production_endpoints.config';
   const f = 'api.yaml data.endpointConfig.production_failovers[0].config';
@@ -569,6 +567,7 @@ t.test('InventoryFailover-1.0.0 (4.x, failover, default version): primary then f
     'api.yaml data.operations[2]',
     'api.yaml data.operations[3]',
     'api.yaml data.operations[4]',
+    `${p}.suspendDuration`,
     `${p}.suspendErrorCode`,
     `${p}.retryErroCode`,
     `${p}.retryTimeOut`,
@@ -596,8 +595,7 @@ t.test('InventoryFailover-1.0.0 (4.x, failover, default version): primary then f
   // The README lists the primary's suspendDuration "-1"; the command says nothing of it.
   t.ok(
     imported.notCarried.items.some((i) => i.where.startsWith(p) && /suspendDuration|-1/.test(i.where + i.what)),
-    'the primary\'s suspendDuration "-1" is listed',
-    { todo: 'wso2.ts settingsOf drops a suspendDuration that is not > 0 ("-1" on the failover primary, the README lists it) without a word' },
+    'the primary\'s suspendDuration "-1" is listed'
   );
 
   const gateway = await serve(t, path.join(imported.out, 'gateway.yaml'));
@@ -730,17 +728,16 @@ t.test('DeploymentArtifacts_PizzaShackAPI-1.0.0 --env prod: ${VAR}s stay ${VAR}s
 
 const LEGACY = ['legacy-3.x/PizzaShackAPI-1.0.0'];
 const LEGACY_PORTS: PortTable = { 9459: 'legacy-prod', 9460: 'legacy-sandbox', 9461: 'legacy-dev-prod', 9462: null, 9463: 'legacy-live-prod', 9464: 'legacy-live-sandbox' };
-const LEGACY_API_YAML = ['Meta-information/api.yaml availableTiers', 'Meta-information/api.yaml transports', 'Meta-information/api.yaml corsConfiguration', 'Meta-information/api.yaml authorizationHeader', 'Meta-information/api.yaml top level'];
+const LEGACY_API_YAML = ['Meta-information/api.yaml availableTiers', 'Meta-information/api.yaml transports', 'Meta-information/api.yaml corsConfiguration', 'Meta-information/api.yaml authorizationHeader', 'Meta-information/api.yaml apiSecurity', 'Meta-information/api.yaml top level'];
 
 function expectLegacyGaps(t: Test, imported: Imported): void {
   // 3.x keeps scopes in the definition only (api.yaml scopes: []): Meta-information/swagger.yaml
   // paths./order/{orderId}.delete.security[0].default [order_manage] (README).
-  t.match(imported.result.stdout, /order_manage/, 'the scope order_manage is listed', { todo: 'wso2.ts reads scopes from api.yaml only; a 3.x project keeps them in Meta-information/swagger.yaml, so order_manage is dropped without a word' });
+  t.match(imported.result.stdout, /order_manage/, 'the scope order_manage is listed');
   // apiSecurity is 3.x's securityScheme: the imported API is open.
   t.ok(
     imported.notCarried.items.some((i) => i.where === 'Meta-information/api.yaml apiSecurity' && /open/.test(i.what)),
-    'apiSecurity (oauth2, …) is listed as security, with the warning that the API is open',
-    { todo: 'wso2.ts PORTAL lists apiSecurity: the 3.x security schemes are called "portal and publisher metadata, not gateway behaviour", and nothing says the imported API is open' },
+    'apiSecurity (oauth2, …) is listed as security, with the warning that the API is open'
   );
 }
 
@@ -754,15 +751,13 @@ t.test('legacy-3.x/PizzaShackAPI-1.0.0 --env dev (api_params.yaml): context with
       version: '1.0.0',
       endpoints: {
         production: { url: u(9461), certificate: 'legacy-dev-prod', timeouts: { socket: '30s' } },
-        // dev names no certificate for 9462: it trusts those of its host (see the todo below).
-        sandbox: { url: u(9462), certificate: ['legacy-prod', 'legacy-sandbox', 'legacy-dev-prod'] },
+        // dev names no certificate for 9462: it trusts those dev gives its host (not the project's, which dev replaced).
+        sandbox: { url: u(9462), certificate: 'legacy-dev-prod' },
       },
       resources: { openapi: './definitions/PizzaShackAPI-1.0.0.yaml' },
     },
     certificates: {
       'legacy-dev-prod': 'legacy-3.x/PizzaShackAPI-1.0.0/certs/legacy-dev-prod.crt',
-      'legacy-prod': 'legacy-3.x/PizzaShackAPI-1.0.0/Meta-information/endpoint_certificates.yaml',
-      'legacy-sandbox': 'legacy-3.x/PizzaShackAPI-1.0.0/Meta-information/endpoint_certificates.yaml',
     },
     definition: { from: 'legacy-3.x/PizzaShackAPI-1.0.0/Meta-information/swagger.yaml', file: 'PizzaShackAPI-1.0.0.yaml' },
   });
@@ -773,27 +768,29 @@ t.test('legacy-3.x/PizzaShackAPI-1.0.0 --env dev (api_params.yaml): context with
     `${e}.gatewayEnvironments`,
     `${e}.endpoints.production.config`,
     `${e}.endpoints.production.config.suspendErrorCode`,
+    `${e}.endpoints.production.config.retryErroCode`, // api.yaml's, kept by the 3.x merge
     `${e}.endpoints.production.config.retryTimeOut`,
     `${e}.endpoints.production.config.retryDelay`,
     `${e}.endpoints.sandbox`,
+    'Meta-information/endpoint_certificates.yaml [0]',
+    'Meta-information/endpoint_certificates.yaml [1]',
+    'Meta-information/swagger.yaml paths["/order/{orderId}"].delete',
   ]);
   t.match(whatAt(imported, 'Meta-information/api.yaml availableTiers'), [/^subscription tiers \[Gold, Unlimited\]/]);
-  t.match(whatAt(imported, `${e}.endpoints.sandbox`), [/ had no endpoint certificate of its own: it trusts legacy-prod, legacy-sandbox, legacy-dev-prod, registered for its host on another port/]);
+  t.match(whatAt(imported, `${e}.endpoints.sandbox`), [/ had no endpoint certificate of its own: it trusts legacy-dev-prod, registered for its host on another port/]);
   // 3.x apictl rewrites Meta-information/endpoint_certificates.yaml from the environment's certs
   // (README, FORMATS §9): with dev, WSO2 gets legacy-dev-prod only, not the project's two.
   t.same(
     (imported.entry as { endpoints: { sandbox: { certificate?: unknown } } }).endpoints.sandbox.certificate,
     'legacy-dev-prod',
-    'the sandbox does not trust the certificates of the project endpoints the environment replaced',
-    { todo: 'wso2.ts assignCertificates: the by-host fallback picks every certificate of the host, including the project\'s legacy-prod/legacy-sandbox that api_params.yaml dev replaces (listed as "not written" before the fallback existed); they are written to certs/ and trusted for 9462' },
+    'the sandbox does not trust the certificates of the project endpoints the environment replaced'
   );
   expectLegacyGaps(t, imported);
   // 3.x apictl merges an environment into endpointConfig key by key: dev's production config keeps
   // api.yaml's retryErroCode ["101504"] (README), which Gatehouse does not do either.
   t.ok(
     imported.notCarried.items.some((i) => i.where.endsWith('.retryErroCode')),
-    'retryErroCode, kept from api.yaml by the 3.x merge, is listed',
-    { todo: 'wso2.ts replaces the 3.x endpointConfig by api_params.yaml\'s endpoints, where 3.x apictl merges them: the keys only api.yaml has (retryErroCode here) are dropped without a word' },
+    'retryErroCode, kept from api.yaml by the 3.x merge, is listed'
   );
 
   const gateway = await serve(t, path.join(imported.out, 'gateway.yaml'));
@@ -827,10 +824,13 @@ t.test('legacy-3.x/PizzaShackAPI-1.0.0 --env prod (api_params.yaml): both endpoi
     `${e}.policies`,
     `${e}.endpoints.production.config.actionSelect`,
     `${e}.endpoints.production.config`,
+    `${e}.endpoints.production.config.suspendErrorCode`, // api.yaml's, kept by the 3.x merge
+    `${e}.endpoints.production.config.retryErroCode`,
     `${e}.endpoints.production.config.retryTimeOut`,
     `${e}.endpoints.production.config.retryDelay`,
     'Meta-information/endpoint_certificates.yaml [0]',
     'Meta-information/endpoint_certificates.yaml [1]',
+    'Meta-information/swagger.yaml paths["/order/{orderId}"].delete',
   ]);
   t.match(whatAt(imported, `${e}.policies`), [/^subscription tiers and policies/]);
   t.match(whatAt(imported, `${e}.endpoints.production.config.retryTimeOut`), [/: 5 retries before suspension/]);
@@ -1004,18 +1004,14 @@ apis:
   const emptyText = readFileSync(path.join(empty, 'out', 'gateway.yaml'), 'utf8');
   t.same((parseYaml(emptyText) as Imported['config']).apis.map((a) => a.name), ['PizzaShackAPI']);
   t.ok(emptyText.startsWith('# starter\n'), 'the comment kept');
-  t.match(emptyText, /\n {2}- name: PizzaShackAPI\n/, 'the entry in block style, as in a new file', {
-    todo: 'mergeApi pushes the entry into the flow sequence of "apis: []", so the whole entry is written as one flow line: apis: [ { name: PizzaShackAPI, context: /pizzashack, … } ]',
-  });
+  t.match(emptyText, /\n {2}- name: PizzaShackAPI\n/, 'the entry in block style, as in a new file');
 
   // A file that does not load on its own (no apis yet): it is not "a new file".
   const partial = pizzaCopy(t, { out: { 'gateway.yaml': '# ours\nversion: 1\nlisten:\n  http: 127.0.0.1:0\n' } });
   const partialResult = await pizza(partial);
   t.equal(partialResult.code, 0, partialResult.stderr);
   t.ok(readFileSync(path.join(partial, 'out', 'gateway.yaml'), 'utf8').startsWith('# ours\nversion: 1\nlisten:\n  http: 127.0.0.1:0\napis:\n'), 'its lines kept, apis added');
-  t.notMatch(partialResult.stdout, /a new file/, 'the plan does not call the existing file "a new file"', {
-    todo: 'commands/import.ts: when the file before the import does not load (here: no apis), beforeSummary is undefined and the plan says "compared with nothing (a new file)" of a file that exists',
-  });
+  t.notMatch(partialResult.stdout, /a new file/, 'the plan does not call the existing file "a new file"');
 });
 
 t.test('a result that does not validate: exit 1, and every file as before (no certificate, no definition left)', async (t) => {
@@ -1041,9 +1037,7 @@ apis:
   // Bytes: the file was written, then put back (its mtime is the rollback's).
   const texts = (shot: ReturnType<typeof snapshot>) => Object.fromEntries(Object.entries(shot.files).map(([f, { text }]) => [f, text]));
   t.same(texts(after), texts(before), 'gateway.yaml byte-identical; no certificate, no definition');
-  t.same(after.folders, before.folders, 'no folder left behind either', {
-    todo: 'writeFileAtomic creates certs/ and definitions/; the rollback unlinks the files it wrote but leaves the two empty folders',
-  });
+  t.same(after.folders, before.folders, 'no folder left behind either');
 });
 
 t.test('deployment folders: the project beside it or --project; --env required with several environments, and must exist', async (t) => {
