@@ -281,6 +281,10 @@ function apiOf(data: Record<string, unknown>, prefix: string, where: (key: strin
   const version = stringOf(data.version) ?? stringOf(id.version);
   const context = stringOf(data.context);
   if (!name || !version || !context) throw new ImportError(`${file} lacks the API's ${!name ? 'name' : !version ? 'version' : 'context'}`);
+  // Checked before anything is named after them (definitions/<name>-<version>.yaml): an export is
+  // input from elsewhere, and a version of ../../x must not reach out of the folder.
+  if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/.test(name)) throw new ImportError(`${file}: the API's name ${JSON.stringify(name)} is not one Gatehouse takes (letters, digits, spaces, '.', '_', '-'); rename it in the export or write the entry by hand`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(version)) throw new ImportError(`${file}: the API's version ${JSON.stringify(version)} is not one Gatehouse takes (letters, digits, '.', '_', '-'); write the entry by hand`);
   const type = stringOf(data.type);
   if (type !== undefined && !['HTTP', 'SOAP', 'SOAPTOREST'].includes(type.toUpperCase())) throw new ImportError(`${file}: ${name} ${version} is a ${type} API; the importer brings in HTTP APIs (a WebSocket API can be declared by hand: docs/configuration.md)`);
   if (type === 'SOAPTOREST') notCarried.push({ what: 'SOAP-to-REST mediation: not supported (the backend receives the requests as the clients send them)', where: where(`${prefix}type`) });
@@ -868,7 +872,8 @@ async function definitionOf(located: Located, api: Wso2Api, notCarried: NotCarri
     }
     // A 3.x api.yaml lists no operations: their scopes and tiers are in the definition only.
     if (api.operations.length === 0) definitionOperations(parseYaml(text), relative, notCarried);
-    const fileName = `${api.name.replace(/[^A-Za-z0-9._-]+/g, '-')}-${api.version}${path.extname(relative)}`;
+    // Name and version were checked (apiOf); the file name is made safe all the same.
+    const fileName = `${api.name}-${api.version}`.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '') + path.extname(relative);
     return { fileName, text, from: relative };
   }
   return undefined;

@@ -246,3 +246,21 @@ t.test('a .zip that is not a zip, or a zip that holds no export: exit 1, saying 
   t.notOk(existsSync(path.join(ws.root, 'out')), 'nothing written');
   t.same(readdirSync(ws.tmp), [], 'the unpacked folder is removed');
 });
+
+t.test('an export whose version or name would make a path (../../evil) is refused before anything is written', async (t) => {
+  for (const [key, value] of [['version', '../../evil'], ['name', '../Pizza']] as const) {
+    const ws = workspace(t);
+    const project = path.join(ws.root, 'PizzaShackAPI-1.0.0');
+    cpSync(PROJECT, project, { recursive: true });
+    const apiYaml = path.join(project, 'api.yaml');
+    const text = readFileSync(apiYaml, 'utf8');
+    const changed = key === 'version' ? text.replace(/^(\s+)version: 1\.0\.0$/m, `$1version: "${value}"`) : text.replace(/^(\s+)name: PizzaShackAPI$/m, `$1name: "${value}"`);
+    t.not(changed, text, `the fixture's ${key} was changed`);
+    writeFileSync(apiYaml, changed);
+    const before = tree(ws.root);
+    const result = await ws.run(['PizzaShackAPI-1.0.0', '--out', 'out/deep']);
+    t.equal(result.code, 1, `${key} ${value}: exit 1`);
+    t.match(result.stderr, new RegExp(`the API's ${key} "${value.replace(/[.]/g, '\\.')}" is not one Gatehouse takes`), `${key}: the message names it`);
+    t.same(tree(ws.root), before, `${key}: nothing written anywhere`);
+  }
+});
