@@ -84,7 +84,7 @@ export async function importWso2(source: string, options: ImportOptions): Promis
   const params = located.params ? await readParams(located.params.file, options.environment, located.params.certificatesFolder) : undefined;
 
   const context = contextOf(api.context, api.version, `${located.apiFile} ${api.contextKey}`);
-  const endpoints = endpointsOf(api.endpointConfig, params?.environment, located, notCarried);
+  const endpoints = endpointsOf(api, params?.environment, located, notCarried);
   const certificates = await certificatesOf(located, params?.environment, notCarried);
   const replaced = params !== undefined && ['endpoints', 'loadBalanceEndpoints', 'failoverEndpoints'].some((key) => isRecord(params.environment.settings[key]));
   assignCertificates(endpoints, certificates, replaced ? params.name : undefined, notCarried);
@@ -488,15 +488,15 @@ interface Endpoint {
   readonly role: 'production' | 'sandbox';
   readonly balance?: 'round-robin' | 'failover';
   readonly targets: Target[];
-  readonly where: Where;
   /** The group's suspension, from its targets' config (Gatehouse sets it per group). */
   suspend?: Record<string, string | number>;
 }
 
 const ROUND_ROBIN = 'org.apache.synapse.endpoints.algorithms.RoundRobin';
 
-function endpointsOf(config: Record<string, unknown>, environment: ParamsEnvironment | undefined, located: Located, notCarried: NotCarried[]): { production: Endpoint; sandbox?: Endpoint } {
-  const where = located.apiFile === 'api.yaml' ? 'api.yaml data.endpointConfig' : `${located.apiFile} endpointConfig`;
+function endpointsOf(api: Wso2Api, environment: ParamsEnvironment | undefined, located: Located, notCarried: NotCarried[]): { production: Endpoint; sandbox?: Endpoint } {
+  const config = api.endpointConfig;
+  const where = api.endpointConfigWhere;
   let source = config;
   let sourceWhere = where;
   // The keys the source names its endpoints by, for the places in messages: params.yaml's differ from api.yaml's.
@@ -548,16 +548,13 @@ function endpointsOf(config: Record<string, unknown>, environment: ParamsEnviron
   }
   const dollarVariables = located.kind === '3.x project' && sourceWhere !== where;
   const read = (role: 'production' | 'sandbox'): Endpoint | undefined => {
-    const key = `${role}_endpoints`;
-    const main = targetsOf(source[key], `${sourceWhere}.${keys(role, false)}`, dollarVariables);
+    const main = targetsOf(source[`${role}_endpoints`], `${sourceWhere}.${keys(role, false)}`, dollarVariables);
     if (main.length === 0) return undefined;
     if (type === 'failover') {
-      const failoverKey = `${role}_failovers`;
-      const failovers = targetsOf(source[failoverKey], `${sourceWhere}.${keys(role, true)}`, dollarVariables);
-      return failovers.length > 0 ? { role, balance: 'failover', targets: [...main, ...failovers], where: `${sourceWhere}.${keys(role, false)}` } : { role, targets: main, where: `${sourceWhere}.${keys(role, false)}` };
+      const failovers = targetsOf(source[`${role}_failovers`], `${sourceWhere}.${keys(role, true)}`, dollarVariables);
+      return failovers.length > 0 ? { role, balance: 'failover', targets: [...main, ...failovers] } : { role, targets: main };
     }
-    const at = `${sourceWhere}.${keys(role, false)}`;
-    return main.length > 1 ? { role, balance: 'round-robin', targets: main, where: at } : { role, targets: main, where: at };
+    return main.length > 1 ? { role, balance: 'round-robin', targets: main } : { role, targets: main };
   };
   const production = read('production');
   if (!production) throw new ImportError(`${sourceWhere} has no production endpoint (production_endpoints with a url): Gatehouse needs one for every API`);
@@ -702,7 +699,8 @@ async function certificatesOf(located: Located, environment: ParamsEnvironment |
       const content = stringOf(entry.certificate);
       if (!alias || !content) throw new ImportError(`${file} ${prefix}[${k}] lacks its alias or certificate`);
       const pem = await certificateText(content, folder, `${file} ${prefix}[${k}]`);
-      addCertificate(found, { alias: aliasOf(alias, where, notCarried), pem: pem.text, from: `${folderName}/${pem.from ?? name}`, endpoint: stringOf(entry.endpoint) ?? stringOf(entry.hostName), where });
+      const certificate: FoundCertificate = { alias: aliasOf(alias, where, notCarried), pem: pem.text, from: `${folderName}/${pem.from ?? name}`, endpoint: stringOf(entry.endpoint) ?? stringOf(entry.hostName), where };
+      found.set(certificate.alias, certificate);
     }
     break;
   }
@@ -716,14 +714,12 @@ async function certificatesOf(located: Located, environment: ParamsEnvironment |
       if (!alias || !file) throw new ImportError(`${located.params.file} ${where.split(' ')[1]} lacks its alias or path`);
       const absolute = insideFolder(located.params.certificatesFolder, file, `${located.params.file} ${where.split(' ')[1]}.path`);
       const pem = await certificateText(absolute, located.params.certificatesFolder, `${located.params.file} ${where.split(' ')[1]}`);
-      addCertificate(found, { alias: aliasOf(alias, where, notCarried), pem: pem.text, from: path.relative(path.dirname(located.params.file), absolute), endpoint: stringOf(entry.hostName), where, file: absolute });
+      // An alias both give is the environment's.
+      const certificate: FoundCertificate = { alias: aliasOf(alias, where, notCarried), pem: pem.text, from: path.relative(path.dirname(located.params.file), absolute), endpoint: stringOf(entry.hostName), where, file: absolute };
+      found.set(certificate.alias, certificate);
     }
   }
   return [...found.values()];
-}
-
-function addCertificate(found: Map<string, FoundCertificate>, certificate: FoundCertificate): void {
-  found.set(certificate.alias, certificate);
 }
 
 /** A path from params.yaml, inside the folder it is relative to: an export never reaches out of its own folder. */
